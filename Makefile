@@ -1,0 +1,31 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Developer entry points.  (The kernel build itself reads Kbuild, not this
+# file.)  Everything runs as root and installs what it needs on first use.
+
+.PHONY: run test setup kernels kunit guest-rust guest-c host-test clean-cache
+
+run:		## build the Rust release kernel, boot it, run fio with libaio
+	tools/run.sh rust
+
+test:		## every test; ends with "N passed, N failed"
+	tools/test.sh
+
+setup:		## the toolchain tree and kernel source (cached in /var/cache/aio-rs)
+	tools/setup.sh
+
+kernels:	## the four kernels: {test,release} x {rust,c}
+	for f in test release; do for i in rust c; do tools/kbuild.sh $$f $$i; done; done
+
+kunit:		## KUnit suites on the Rust test kernel
+	tools/kunit-runner.sh rust
+
+guest-rust guest-c:	## the user-space suites on one test kernel
+	tools/build-tests.sh
+	tools/run-suites.sh $(subst guest-,,$@)
+
+host-test:	## host unit tests of the kernel-free logic
+	cd tests/host && cargo test --offline
+
+clean-cache:	## forget every cached build (the toolchain tree stays)
+	rm -rf /var/cache/aio-rs/root/build /var/cache/aio-rs/runs

@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! System-wide accounting of AIO events: `fs.aio-nr` against `fs.aio-max-nr`.
+//!
+//! Both counters are the sysctl's own `unsigned long`s (defined in the C
+//! glue).  `aio-nr` changes only here, by compare-and-exchange, so no lock is
+//! needed; `aio-max-nr` is written by the sysctl handler and only read here.
+
+use crate::ffi;
+use kernel::prelude::*;
+use kernel::sync::atomic::{Atomic, Relaxed};
+
+fn aio_nr() -> &'static Atomic<usize> {
+    // SAFETY: `aio_rs_nr` is a properly aligned `unsigned long` (same layout
+    // as `usize`) that lives forever; other than here it is only read, by the
+    // sysctl handler.
+    unsafe { Atomic::from_ptr(core::ptr::addr_of_mut!(ffi::aio_rs_nr).cast::<usize>()) }
+}
+
+/// The current `aio-max-nr`.
+pub(crate) fn max_nr() -> usize {
+    // SAFETY: As in `aio_nr()`; a concurrent sysctl write is a plain store of
+    // a whole word, as in fs/aio.c.
+    let max = unsafe { Atomic::from_ptr(core::ptr::addr_of_mut!(ffi::aio_rs_max_nr).cast::<usize>()) };
+    max.load(Relaxed)
+}
+
+/// Charges `nr` events to `aio-nr`; `EAGAIN` if that would pass
+/// `aio-max-nr` (or overflow).
+pub(crate) fn charge(nr: u32) -> Result {
+    let counter = aio_nr();
+    let mut cur = counter.load(Relaxed);
+    loop {
+        let new = match cur.checked_add(nr as usize) {
+            Some(new) if new <= max_nr() => new,
+            _ => return Err(EAGAIN),
+        };
+        match counter.cmpxchg(cur, new, Relaxed) {
+            Ok(_) => return Ok(()),
+            Err(seen) => cur = seen,
+        }
+    }
+}
+
+/// Returns `nr` events charged by [`charge`].
+pub(crate) fn uncharge(nr: u32) {
+    let counter = aio_nr();
+    let mut cur = counter.load(Relaxed);
+    loop {
+        let new = cur.checked_sub(nr as usize);
+        kernel::warn_on!(new.is_none());
+        match counter.cmpxchg(cur, new.unwrap_or(0), Relaxed) {
+            Ok(_) => return,
+            Err(seen) => cur = seen,
+        }
+    }
+}

@@ -1,0 +1,26 @@
+#!/bin/bash
+# Compiles the user-space tests inside the toolchain tree, into
+# $ROOT/build/tests (visible in the guest at /build/tests):
+#   abi/*      our ABI tests (TAP), 64-bit, plus compat32 built with -m32
+#   harness/   libaio's harness cases, against the system libaio
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+"$SRC/tools/setup.sh"
+
+in_root /bin/bash -ec '
+	out=/build/tests
+	rm -rf $out.new
+	mkdir -p $out.new/abi $out.new/harness
+	cflags="-O2 -g -Wall -Werror"
+	for t in /build/src/tests/abi/*.c; do
+		n=$(basename $t .c)
+		case $n in
+		compat32) gcc $cflags -m32 -static -o $out.new/abi/$n $t ;;
+		*) gcc $cflags -o $out.new/abi/$n $t -lpthread ;;
+		esac
+	done
+	cp -a /usr/src/libaio/harness/. $out.new/harness/
+	make -s -C $out.new/harness LIBAIO=-laio all >/dev/null
+	rm -rf $out
+	mv $out.new $out
+'

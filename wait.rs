@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Sleeping in `io_getevents` until enough events, a deadline, a signal or
+//! the context's death.
+//!
+//! The wait queue is a raw `wait_queue_head` rather than a `CondVar` because
+//! the sleep needs an hrtimer deadline with the task's timer slack (as
+//! fs/aio.c) and, later, waiters with their own wake condition.
+
+use core::pin::Pin;
+use kernel::bindings;
+use kernel::prelude::*;
+use kernel::sync::LockClassKey;
+use kernel::task::{Task, TASK_INTERRUPTIBLE, TASK_NORMAL};
+use kernel::types::Opaque;
+
+/// `KTIME_MAX`: no deadline.
+pub(crate) const NO_DEADLINE: i64 = i64::MAX;
+
+/// The queue of `io_getevents` sleepers of one context.
+///
+/// # Invariants
+///
+/// `head` is an initialised `wait_queue_head`.
+#[pin_data]
+pub(crate) struct EventWaitQueue {
+    #[pin]
+    head: Opaque<bindings::wait_queue_head>,
+}
+
+// SAFETY: A `wait_queue_head` is meant to be used from any thread.
+unsafe impl Send for EventWaitQueue {}
+// SAFETY: A `wait_queue_head` is meant to be used from any thread.
+unsafe impl Sync for EventWaitQueue {}
+
+/// Why [`EventWaitQueue::wait`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WaitEnd {
+    /// The condition said so.
+    Done,
+    /// The deadline passed.
+    TimedOut,
+    /// A signal is pending.
+    Interrupted,
+}
+
+impl EventWaitQueue {
+    /// Creates an empty queue.
+    pub(crate) fn new(name: &'static CStr, key: Pin<&'static LockClassKey>) -> impl PinInit<Self> {
+        pin_init!(Self {
+            // SAFETY: `slot` is valid for the call; `name` and `key` are static.
+            head <- Opaque::ffi_init(|slot| unsafe {
+                bindings::__init_waitqueue_head(slot, name.as_char_ptr(), key.as_ptr())
+            }),
+        })
+    }
+
+    /// Wakes every sleeper.
+    pub(crate) fn wake_all(&self) {
+        // SAFETY: `head` is initialised (type invariant).
+        unsafe { bindings::__wake_up(self.head.get(), TASK_NORMAL, 0, core::ptr::null_mut()) };
+    }
+
+    /// Sleeps interruptibly until `done()` returns true, `deadline` (an
+    /// absolute `CLOCK_MONOTONIC` time in ns, or [`NO_DEADLINE`]) passes or
+    /// a signal arrives.  `done` runs after the task is queued and marked
+    /// sleeping, so a wake-up between its check and the sleep is not lost; it
+    /// may itself sleep (it takes a mutex), which only costs a spurious loop.
+    pub(crate) fn wait(&self, deadline: i64, mut done: impl FnMut() -> bool) -> WaitEnd {
+        let entry = Opaque::<bindings::wait_queue_entry>::uninit();
+        // SAFETY: `entry` is valid memory; it is not moved until `finish_wait`.
+        unsafe { bindings::init_wait(entry.get()) };
+        // SAFETY: `current` is always valid in syscall context.
+        let slack = unsafe { (*Task::current_raw()).timer_slack_ns };
+        let mut expired = false;
+        let end = loop {
+            // SAFETY: `head` is initialised and `entry` is a valid entry.
+            let interrupted = unsafe {
+                bindings::prepare_to_wait_event(
+                    self.head.get(),
+                    entry.get(),
+                    TASK_INTERRUPTIBLE,
+                )
+            } != 0;
+            if done() {
+                break WaitEnd::Done;
+            }
+            if interrupted {
+                break WaitEnd::Interrupted;
+            }
+            if expired {
+                break WaitEnd::TimedOut;
+            }
+            if deadline == NO_DEADLINE {
+                // SAFETY: The task state was set by `prepare_to_wait_event`.
+                unsafe { bindings::schedule() };
+            } else {
+                let mut expires = deadline;
+                // SAFETY: As above; `expires` is a valid ktime.
+                expired = unsafe {
+                    bindings::schedule_hrtimeout_range(
+                        &mut expires,
+                        slack,
+                        bindings::hrtimer_mode_HRTIMER_MODE_ABS,
+                    )
+                } == 0;
+            }
+        };
+        // SAFETY: `entry` was queued on `head` (or already removed by a waker).
+        unsafe { bindings::finish_wait(self.head.get(), entry.get()) };
+        end
+    }
+}
+
+/// The absolute deadline of a relative timeout of `rel_ns` from now.
+pub(crate) fn deadline_after(rel_ns: i64) -> i64 {
+    if rel_ns == NO_DEADLINE {
+        return NO_DEADLINE;
+    }
+    // SAFETY: `ktime_get` has no preconditions.
+    let now = unsafe { bindings::ktime_get() };
+    now.saturating_add(rel_ns)
+}
