@@ -2,7 +2,7 @@
 
 //! User-visible structures of the AIO ABI (`include/uapi/linux/aio_abi.h`).
 
-use kernel::transmute::{AsBytes, FromBytes};
+use kernel::transmute::FromBytes;
 
 /// `IOCB_FLAG_RESFD`: signal the eventfd in `aio_resfd` on completion.
 pub(crate) const IOCB_FLAG_RESFD: u32 = 1 << 0;
@@ -32,25 +32,9 @@ pub(crate) const IOCB_KEY_OFFSET: usize = 8;
 // SAFETY: `Iocb` is plain old data without padding: every bit pattern is valid.
 unsafe impl FromBytes for Iocb {}
 
-/// `struct io_event`, one slot of the completion ring.
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-pub(crate) struct IoEvent {
-    pub(crate) data: u64,
-    pub(crate) obj: u64,
-    pub(crate) res: i64,
-    pub(crate) res2: i64,
-}
-
-// SAFETY: `IoEvent` is plain old data without padding.
-unsafe impl FromBytes for IoEvent {}
-// SAFETY: `IoEvent` is plain old data without padding.
-unsafe impl AsBytes for IoEvent {}
-
 const _: () = {
     assert!(core::mem::size_of::<Iocb>() == 64);
     assert!(core::mem::size_of::<Iocb>() == core::mem::size_of::<kernel::bindings::iocb>());
-    assert!(core::mem::size_of::<IoEvent>() == crate::ring_index::EVENT_SIZE);
-    assert!(core::mem::size_of::<IoEvent>() == core::mem::size_of::<kernel::bindings::io_event>());
+    assert!(core::mem::size_of::<kernel::bindings::io_event>() == crate::ring_index::EVENT_SIZE);
     assert!(core::mem::offset_of!(Iocb, aio_key) == IOCB_KEY_OFFSET);
 };

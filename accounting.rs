@@ -11,18 +11,17 @@ use kernel::prelude::*;
 use kernel::sync::atomic::{Atomic, Relaxed};
 
 fn aio_nr() -> &'static Atomic<usize> {
-    // SAFETY: `aio_rs_nr` is a properly aligned `unsigned long` (same layout
-    // as `usize`) that lives forever; other than here it is only read, by the
-    // sysctl handler.
+    // `aio_rs_nr` is an aligned, static `unsigned long` (same layout as `usize`).
+    // SAFETY: Other than here it is only read (by the sysctl handler).
     unsafe { Atomic::from_ptr(core::ptr::addr_of_mut!(ffi::aio_rs_nr).cast::<usize>()) }
 }
 
 /// The current `aio-max-nr`.
 pub(crate) fn max_nr() -> usize {
-    // SAFETY: As in `aio_nr()`; a concurrent sysctl write is a plain store of
-    // a whole word, as in fs/aio.c.
-    let max = unsafe { Atomic::from_ptr(core::ptr::addr_of_mut!(ffi::aio_rs_max_nr).cast::<usize>()) };
-    max.load(Relaxed)
+    let max = core::ptr::addr_of_mut!(ffi::aio_rs_max_nr).cast::<usize>();
+    // SAFETY: As in `aio_nr()`; the sysctl handler's writes are plain stores
+    // of a whole word, as in fs/aio.c.
+    unsafe { Atomic::from_ptr(max) }.load(Relaxed)
 }
 
 /// Charges `nr` events to `aio-nr`; `EAGAIN` if that would pass

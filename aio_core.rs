@@ -13,10 +13,10 @@ use kernel::bindings;
 use kernel::ffi::{c_int, c_long, c_uint, c_ulong};
 use kernel::fs::file::LocalFile;
 use kernel::prelude::*;
+use kernel::sync::aref::ARef;
 use kernel::sync::atomic::{Acquire, Atomic, Relaxed, Release};
 use kernel::sync::{new_mutex, new_spinlock, Arc, Mutex, SpinLock};
 use kernel::task::Task;
-use kernel::types::ARef;
 use kernel::uaccess::{UserPtr, UserSlice};
 
 mod abi;
@@ -133,15 +133,23 @@ impl Kioctx {
     /// fs/aio.c's `read_events`: waits until `min_nr` events were read, the
     /// relative timeout `until_ns` passed, a signal arrived or the context
     /// died.  Returns the number of events read.
-    fn get_events(&self, min_nr: usize, nr: usize, events: UserPtr, until_ns: i64) -> Result<usize> {
+    fn get_events(
+        &self,
+        min_nr: usize,
+        nr: usize,
+        events: UserPtr,
+        until_ns: i64,
+    ) -> Result<usize> {
         let mut got = 0;
         if !self.read_events(min_nr, nr, events, &mut got) && until_ns != 0 {
             let deadline = wait::deadline_after(until_ns);
             // However the wait ends, `got` says what was read; a pending
             // signal turns 0 into EINTR in the system call.
-            let _ = self
-                .wait
-                .wait(deadline, || self.read_events(min_nr, nr, events, &mut got));
+            let _ = self.wait.wait(
+                deadline,
+                || self.ring.has_events() || self.dead.load(Relaxed),
+                || self.read_events(min_nr, nr, events, &mut got),
+            );
         }
         if got < 0 {
             return Err(Error::from_errno(got as i32));
@@ -171,10 +179,12 @@ struct MmContextsInner {
 ///
 /// `mm` must be a valid mm.
 unsafe fn mm_table_slot<'a>(mm: *mut bindings::mm_struct) -> &'a Atomic<*mut MmContexts> {
-    // SAFETY: The field is a properly aligned pointer that lives as long as
-    // the mm; this crate only accesses it atomically (and fork's `mm_init`
-    // initialises it before the mm is shared).
-    unsafe { Atomic::from_ptr(core::ptr::addr_of_mut!((*mm).ioctx_table).cast::<*mut MmContexts>()) }
+    // The field is an aligned pointer that lives as long as the mm; fork's
+    // `mm_init` initialises it before the mm is shared.
+    // SAFETY: `mm` is valid (caller); we only ever access the field atomically.
+    let field = unsafe { core::ptr::addr_of_mut!((*mm).__bindgen_anon_1.ioctx_table) };
+    // SAFETY: As above.
+    unsafe { Atomic::from_ptr(field.cast::<*mut MmContexts>()) }
 }
 
 /// The current task's mm.
@@ -215,8 +225,9 @@ unsafe fn mm_contexts<'a>(mm: *mut bindings::mm_struct) -> Result<&'a MmContexts
         // SAFETY: We just published our own valid pointer.
         Ok(_) => Ok(unsafe { &*new }),
         Err(other) => {
-            // SAFETY: `new` was never published; `other` is as above.
+            // SAFETY: `new` came from `KBox::into_raw` and was never published.
             drop(unsafe { KBox::from_raw(new) });
+            // SAFETY: `other` was published by another task, as above.
             Ok(unsafe { &*other })
         }
     }
@@ -317,7 +328,7 @@ fn setup(nr_events: u32, ctxp: UserPtr, compat: bool) -> Result<()> {
     let ctx_size = if compat { 4 } else { 8 };
     let mut reader = UserSlice::new(ctxp, ctx_size).reader();
     let old = if compat {
-        reader.read::<u32>()? as u64
+        u64::from(reader.read::<u32>()?)
     } else {
         reader.read::<u64>()?
     };
@@ -327,11 +338,12 @@ fn setup(nr_events: u32, ctxp: UserPtr, compat: bool) -> Result<()> {
 
     // SAFETY: No preconditions.
     let cpus = unsafe { bindings::num_possible_cpus() };
-    let geometry = RingGeometry::for_request(nr_events, cpus, kernel::page::PAGE_SIZE)
-        .map_err(|e| match e {
+    let geometry = RingGeometry::for_request(nr_events, cpus, kernel::page::PAGE_SIZE).map_err(
+        |e| match e {
             GeometryError::TooLarge => EINVAL,
             GeometryError::Zero => EAGAIN,
-        })?;
+        },
+    )?;
     if nr_events as usize > accounting::max_nr() {
         return Err(EAGAIN);
     }
@@ -455,7 +467,7 @@ fn submit(ctx_id: usize, nr: c_long, iocbpp: UserPtr, compat: bool) -> Result<us
         return Err(EINVAL);
     }
     let ctx = lookup(ctx_id).ok_or(EINVAL)?;
-    let nr = (nr as u64).min(ctx.nr_events() as u64) as usize;
+    let nr = (nr as u64).min(u64::from(ctx.nr_events())) as usize;
     let ptr_size = if compat { 4 } else { 8 };
     let mut ret = Ok(());
     let mut i = 0;
@@ -482,7 +494,7 @@ fn submit(ctx_id: usize, nr: c_long, iocbpp: UserPtr, compat: bool) -> Result<us
     if i > 0 {
         Ok(i)
     } else {
-        ret.map(|_| 0)
+        ret.map(|()| 0)
     }
 }
 
@@ -498,7 +510,13 @@ fn cancel(ctx_id: usize, user_iocb: UserPtr) -> Result<()> {
     Err(EINVAL)
 }
 
-fn getevents(ctx_id: usize, min_nr: c_long, nr: c_long, events: UserPtr, until: i64) -> Result<usize> {
+fn getevents(
+    ctx_id: usize,
+    min_nr: c_long,
+    nr: c_long,
+    events: UserPtr,
+    until: i64,
+) -> Result<usize> {
     let ctx = lookup(ctx_id).ok_or(EINVAL)?;
     if min_nr > nr || min_nr < 0 {
         return Err(EINVAL);
@@ -515,26 +533,35 @@ fn to_ret(res: Result<usize>) -> c_long {
 
 /// `io_setup`; `ctxp` points to a `u32` if `compat`, else to a `u64`.
 #[no_mangle]
-pub extern "C" fn aio_rs_setup(nr_events: c_uint, ctxp: *mut kernel::ffi::c_void, compat: bool) -> c_long {
-    to_ret(setup(nr_events, UserPtr::from_ptr(ctxp), compat).map(|_| 0))
+pub extern "C" fn aio_rs_setup(
+    nr_events: c_uint,
+    ctxp: *mut kernel::ffi::c_void,
+    compat: bool,
+) -> c_long {
+    to_ret(setup(nr_events, UserPtr::from_ptr(ctxp), compat).map(|()| 0))
 }
 
 /// `io_destroy`.
 #[no_mangle]
 pub extern "C" fn aio_rs_destroy(ctx_id: c_ulong) -> c_long {
-    to_ret(destroy(ctx_id as usize).map(|_| 0))
+    to_ret(destroy(ctx_id).map(|()| 0))
 }
 
 /// `io_submit`; `iocbpp` is an array of 32-bit pointers if `compat`.
 #[no_mangle]
-pub extern "C" fn aio_rs_submit(ctx_id: c_ulong, nr: c_long, iocbpp: *mut kernel::ffi::c_void, compat: bool) -> c_long {
-    to_ret(submit(ctx_id as usize, nr, UserPtr::from_ptr(iocbpp), compat))
+pub extern "C" fn aio_rs_submit(
+    ctx_id: c_ulong,
+    nr: c_long,
+    iocbpp: *mut kernel::ffi::c_void,
+    compat: bool,
+) -> c_long {
+    to_ret(submit(ctx_id, nr, UserPtr::from_ptr(iocbpp), compat))
 }
 
 /// `io_cancel`.
 #[no_mangle]
 pub extern "C" fn aio_rs_cancel(ctx_id: c_ulong, iocb: *mut bindings::iocb) -> c_long {
-    to_ret(cancel(ctx_id as usize, UserPtr::from_ptr(iocb.cast())).map(|_| 0))
+    to_ret(cancel(ctx_id, UserPtr::from_ptr(iocb.cast())).map(|()| 0))
 }
 
 /// The core of `io_getevents` and `io_pgetevents`: `until` is the relative
@@ -547,12 +574,22 @@ pub extern "C" fn aio_rs_getevents(
     events: *mut bindings::io_event,
     until: bindings::ktime_t,
 ) -> c_long {
-    to_ret(getevents(ctx_id as usize, min_nr, nr, UserPtr::from_ptr(events.cast()), until))
+    to_ret(getevents(
+        ctx_id,
+        min_nr,
+        nr,
+        UserPtr::from_ptr(events.cast()),
+        until,
+    ))
 }
 
 /// `vm_ops->mremap` of a ring mapping: the context id follows the ring.
+///
+/// # Safety
+///
+/// `mm` is the valid mm of the VMA being moved, and `file` its file.
 #[no_mangle]
-pub extern "C" fn aio_rs_ring_mremap(
+pub unsafe extern "C" fn aio_rs_ring_mremap(
     mm: *mut bindings::mm_struct,
     file: *mut bindings::file,
     start: c_ulong,
@@ -567,9 +604,9 @@ pub extern "C" fn aio_rs_ring_mremap(
     let inner = unsafe { &*table }.inner.lock();
     for ctx in inner.table.iter().flatten() {
         if ctx.ring.file() == file {
-            if !ctx.dead.load(Relaxed) && ctx.mmap_size.load(Relaxed) == len as usize {
-                ctx.mmap_base.store(start as usize, Relaxed);
-                ctx.user_id.store(start as usize, Relaxed);
+            if !ctx.dead.load(Relaxed) && ctx.mmap_size.load(Relaxed) == len {
+                ctx.mmap_base.store(start, Relaxed);
+                ctx.user_id.store(start, Relaxed);
                 return 0;
             }
             break;
@@ -580,8 +617,12 @@ pub extern "C" fn aio_rs_ring_mremap(
 
 /// `exit_aio`: the last user of `mm` is gone; kill every context.  No
 /// unmapping: `exit_mmap` is about to tear the whole address space down.
+///
+/// # Safety
+///
+/// `mm` is a valid mm whose last user is gone; it is called once per mm.
 #[no_mangle]
-pub extern "C" fn aio_rs_exit_mm(mm: *mut bindings::mm_struct) {
+pub unsafe extern "C" fn aio_rs_exit_mm(mm: *mut bindings::mm_struct) {
     // SAFETY: The mm is valid while it is being torn down.
     let slot = unsafe { mm_table_slot(mm) };
     let table = slot.xchg(core::ptr::null_mut(), Acquire);

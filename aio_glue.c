@@ -158,7 +158,7 @@ static int __init aio_rs_init(void)
 	pr_info("native AIO served by the Rust implementation (fs/aio_rs)\n");
 	return 0;
 }
-__initcall(aio_rs_init);
+device_initcall(aio_rs_init);
 
 void exit_aio(struct mm_struct *mm)
 {
@@ -179,13 +179,13 @@ EXPORT_SYMBOL(kiocb_set_cancel_fn);
 
 /* ---- System calls: argument conversion as in fs/aio.c, then Rust. ---- */
 
-SYSCALL_DEFINE2(io_setup, unsigned, nr_events, aio_context_t __user *, ctxp)
+SYSCALL_DEFINE2(io_setup, unsigned int, nr_events, aio_context_t __user *, ctxp)
 {
 	return aio_rs_setup(nr_events, ctxp, false);
 }
 
 #ifdef CONFIG_COMPAT
-COMPAT_SYSCALL_DEFINE2(io_setup, unsigned, nr_events, u32 __user *, ctx32p)
+COMPAT_SYSCALL_DEFINE2(io_setup, unsigned int, nr_events, u32 __user *, ctx32p)
 {
 	return aio_rs_setup(nr_events, ctx32p, true);
 }

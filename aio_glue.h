@@ -34,5 +34,4 @@ int aio_rs_ring_mremap(struct mm_struct *mm, struct file *file,
 		       unsigned long start, unsigned long len);
 void aio_rs_exit_mm(struct mm_struct *mm);
 
-
 #endif /* _FS_AIO_RS_GLUE_H */

@@ -13,8 +13,8 @@
 
 use crate::ffi;
 use crate::ring_index::{
-    self, plan_read, RingGeometry, RING_COMPAT_FEATURES, RING_HEADER_SIZE,
-    RING_INCOMPAT_FEATURES, RING_MAGIC,
+    self, plan_read, RingGeometry, RING_COMPAT_FEATURES, RING_HEADER_SIZE, RING_INCOMPAT_FEATURES,
+    RING_MAGIC,
 };
 use core::ptr::NonNull;
 use kernel::bindings;
@@ -64,7 +64,7 @@ impl Ring {
         let mut mem = core::ptr::null_mut();
         // SAFETY: `mem` is a valid place for the out-pointer.
         let file = unsafe { ffi::aio_rs_ring_file_create(size, &mut mem) };
-        let file = kernel::error::from_err_ptr(file)?;
+        let file = kernel::error::from_err_ptr(file)?.cast::<bindings::file>();
         // INVARIANT: the file was just created with `size` bytes at `mem`,
         // and `for_request` guarantees that the events fit.
         let ring = Self {
@@ -76,17 +76,18 @@ impl Ring {
         ring.field(hdr::NR).store(geometry.nr_events, Relaxed);
         ring.field(hdr::ID).store(!0, Relaxed);
         ring.field(hdr::MAGIC).store(RING_MAGIC, Relaxed);
-        ring.field(hdr::COMPAT_FEATURES).store(RING_COMPAT_FEATURES, Relaxed);
-        ring.field(hdr::INCOMPAT_FEATURES).store(RING_INCOMPAT_FEATURES, Relaxed);
-        ring.field(hdr::HEADER_LENGTH).store(RING_HEADER_SIZE as u32, Relaxed);
+        ring.field(hdr::COMPAT_FEATURES)
+            .store(RING_COMPAT_FEATURES, Relaxed);
+        ring.field(hdr::INCOMPAT_FEATURES)
+            .store(RING_INCOMPAT_FEATURES, Relaxed);
+        ring.field(hdr::HEADER_LENGTH)
+            .store(RING_HEADER_SIZE as u32, Relaxed);
         Ok(ring)
     }
 
     fn field(&self, offset: usize) -> &Atomic<u32> {
-        // SAFETY: `offset` is one of the `hdr` offsets: 4-byte aligned and
-        // inside the first page of `mem`, which lives as long as `self`.  User
-        // space may write the same word at any time, which is why every
-        // access is atomic.
+        // User space may write any header word at any time: all accesses are atomic.
+        // SAFETY: `offset` is an aligned `hdr` offset inside `mem`, which outlives `self`.
         unsafe { Atomic::from_ptr(self.mem.as_ptr().add(offset).cast::<u32>()) }
     }
 
@@ -114,11 +115,17 @@ impl Ring {
     /// Maps the ring into the current process; returns the user address.
     pub(crate) fn map(&self) -> Result<usize> {
         // SAFETY: `self.file` is a valid ring file of `self.size` bytes.
-        let addr = unsafe { ffi::aio_rs_ring_file_mmap(self.file.as_ptr(), self.size) };
+        let addr = unsafe { ffi::aio_rs_ring_file_mmap(self.file.as_ptr().cast(), self.size) };
         if addr < 0 {
             return Err(Error::from_errno(addr as i32));
         }
         Ok(addr as usize)
+    }
+
+    /// Whether the ring holds events, without taking any lock (the answer
+    /// may be stale by the time the caller acts on it).
+    pub(crate) fn has_events(&self) -> bool {
+        self.field(hdr::HEAD).load(Relaxed) != self.field(hdr::TAIL).load(Relaxed)
     }
 
     /// Copies up to `max` events to `events` and advances `head` past them.
@@ -138,9 +145,9 @@ impl Ring {
         let mut dst = events;
         for run in plan.runs.iter().filter(|run| run.len > 0) {
             let bytes = run.len as usize * ring_index::EVENT_SIZE;
-            // SAFETY: `plan_read` keeps `run.start + run.len <= nr_events`, so
-            // the source lies inside `mem` (type invariant); `copy_to_user`
-            // checks the destination.
+            // `plan_read` keeps `run.start + run.len <= nr_events`: the
+            // source lies inside `mem` (type invariant).
+            // SAFETY: As just said; `copy_to_user` checks the destination.
             let left = unsafe {
                 bindings::copy_to_user(
                     dst.as_mut_ptr(),
@@ -148,7 +155,7 @@ impl Ring {
                         .as_ptr()
                         .add(ring_index::event_offset(run.start))
                         .cast(),
-                    bytes as _,
+                    bytes as kernel::ffi::c_ulong,
                 )
             };
             if left != 0 {
@@ -179,12 +186,20 @@ mod tests {
     fn geometry_as_fs_aio_c() {
         // io_setup(1) with 2 possible CPUs: max(1, 8) * 2 + 2 events fit in
         // one page of 127 slots.
-        let g = RingGeometry::for_request(1, 2, 4096).unwrap();
-        assert_eq!(g.nr_pages, 1);
-        assert_eq!(g.nr_events, 127);
-        assert_eq!(g.max_in_flight(), 126);
-        let g = RingGeometry::for_request(128, 2, 4096).unwrap();
-        assert_eq!((g.nr_pages, g.nr_events), (3, 383));
+        assert_eq!(
+            RingGeometry::for_request(1, 2, 4096),
+            Ok(RingGeometry {
+                nr_pages: 1,
+                nr_events: 127
+            })
+        );
+        assert_eq!(
+            RingGeometry::for_request(128, 2, 4096),
+            Ok(RingGeometry {
+                nr_pages: 3,
+                nr_events: 383
+            })
+        );
         assert_eq!(
             RingGeometry::for_request(0x8000_0000, 2, 4096),
             Err(GeometryError::Zero)

@@ -7,19 +7,19 @@
 //! unit-tested with plain `cargo test`.  Nothing here touches memory.
 
 /// Size of `struct aio_ring`, the header at the start of the mapping.
-pub const RING_HEADER_SIZE: usize = 32;
+pub(crate) const RING_HEADER_SIZE: usize = 32;
 /// Size of `struct io_event`.
-pub const EVENT_SIZE: usize = 32;
+pub(crate) const EVENT_SIZE: usize = 32;
 /// `AIO_RING_MAGIC`.
-pub const RING_MAGIC: u32 = 0xa10a_10a1;
+pub(crate) const RING_MAGIC: u32 = 0xa10a_10a1;
 /// `AIO_RING_COMPAT_FEATURES`.
-pub const RING_COMPAT_FEATURES: u32 = 1;
+pub(crate) const RING_COMPAT_FEATURES: u32 = 1;
 /// `AIO_RING_INCOMPAT_FEATURES`.
-pub const RING_INCOMPAT_FEATURES: u32 = 0;
+pub(crate) const RING_INCOMPAT_FEATURES: u32 = 0;
 
 /// Why `io_setup` cannot size a ring for a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GeometryError {
+pub(crate) enum GeometryError {
     /// The doubled request does not fit (`EINVAL` in fs/aio.c).
     TooLarge,
     /// The doubled request wrapped around to zero (`EAGAIN` in fs/aio.c).
@@ -28,11 +28,11 @@ pub enum GeometryError {
 
 /// The shape of a ring, as fs/aio.c computes it for `io_setup(nr_events)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RingGeometry {
+pub(crate) struct RingGeometry {
     /// Pages of the mapping (header included).
-    pub nr_pages: usize,
+    pub(crate) nr_pages: usize,
     /// Slots in the ring: `ring->nr`, what fits in `nr_pages`.
-    pub nr_events: u32,
+    pub(crate) nr_events: u32,
 }
 
 impl RingGeometry {
@@ -41,14 +41,12 @@ impl RingGeometry {
     /// arithmetic: up to half of the slots may sit in per-CPU batches, so the
     /// request is doubled (after a floor of 4 per CPU), then 2 slots are added
     /// for the head/tail gap and the result is rounded up to whole pages.
-    pub fn for_request(
+    pub(crate) fn for_request(
         requested: u32,
         possible_cpus: u32,
         page_size: usize,
     ) -> Result<Self, GeometryError> {
-        let doubled = requested
-            .max(possible_cpus.wrapping_mul(4))
-            .wrapping_mul(2);
+        let doubled = requested.max(possible_cpus.wrapping_mul(4)).wrapping_mul(2);
         if doubled as usize > 0x1000_0000 / EVENT_SIZE {
             return Err(GeometryError::TooLarge);
         }
@@ -65,26 +63,26 @@ impl RingGeometry {
     }
 
     /// Bytes of the mapping.
-    pub fn size(&self, page_size: usize) -> usize {
+    pub(crate) fn size(&self, page_size: usize) -> usize {
         self.nr_pages * page_size
     }
 
     /// Requests that may be in flight at once: one slot always stays empty
     /// so that `head == tail` means an empty ring.
-    pub fn max_in_flight(&self) -> u32 {
+    pub(crate) fn max_in_flight(&self) -> u32 {
         self.nr_events - 1
     }
 }
 
 /// Byte offset of event slot `slot` from the start of the mapping.
-pub fn event_offset(slot: u32) -> usize {
+pub(crate) fn event_offset(slot: u32) -> usize {
     RING_HEADER_SIZE + slot as usize * EVENT_SIZE
 }
 
 /// Events between `head` and `tail` in a ring of `nr` slots.  Both indices
 /// come from the shared mapping, which user space can write, so they are
 /// reduced modulo `nr` first, as fs/aio.c does.
-pub fn events_available(head: u32, tail: u32, nr: u32) -> u32 {
+pub(crate) fn events_available(head: u32, tail: u32, nr: u32) -> u32 {
     let head = head % nr;
     let tail = tail % nr;
     if tail >= head {
@@ -96,27 +94,27 @@ pub fn events_available(head: u32, tail: u32, nr: u32) -> u32 {
 
 /// One contiguous run of ring slots to copy out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Run {
+pub(crate) struct Run {
     /// First slot.
-    pub start: u32,
+    pub(crate) start: u32,
     /// Number of slots.
-    pub len: u32,
+    pub(crate) len: u32,
 }
 
 /// What reading at most `max` events from `head` to `tail` takes: at most two
 /// contiguous runs (the second one after wrapping to slot 0) and the new head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct ReadPlan {
+pub(crate) struct ReadPlan {
     /// Runs in ring order; a run of length 0 is unused.
-    pub runs: [Run; 2],
+    pub(crate) runs: [Run; 2],
     /// Total events of the runs.
-    pub count: u32,
+    pub(crate) count: u32,
     /// `head` after consuming them, already reduced modulo `nr`.
-    pub new_head: u32,
+    pub(crate) new_head: u32,
 }
 
 /// Plans the copy of up to `max` events out of a ring of `nr` slots.
-pub fn plan_read(head: u32, tail: u32, nr: u32, max: usize) -> ReadPlan {
+pub(crate) fn plan_read(head: u32, tail: u32, nr: u32, max: usize) -> ReadPlan {
     let mut head = head % nr;
     let tail = tail % nr;
     let mut plan = ReadPlan {

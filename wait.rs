@@ -61,35 +61,53 @@ impl EventWaitQueue {
         unsafe { bindings::__wake_up(self.head.get(), TASK_NORMAL, 0, core::ptr::null_mut()) };
     }
 
-    /// Sleeps interruptibly until `done()` returns true, `deadline` (an
+    /// Sleeps interruptibly until `consume()` returns true, `deadline` (an
     /// absolute `CLOCK_MONOTONIC` time in ns, or [`NO_DEADLINE`]) passes or
-    /// a signal arrives.  `done` runs after the task is queued and marked
-    /// sleeping, so a wake-up between its check and the sleep is not lost; it
-    /// may itself sleep (it takes a mutex), which only costs a spurious loop.
-    pub(crate) fn wait(&self, deadline: i64, mut done: impl FnMut() -> bool) -> WaitEnd {
+    /// a signal arrives.
+    ///
+    /// `ready()` runs after the task is queued and marked sleeping, so a
+    /// wake-up between its check and the sleep is not lost; it must not
+    /// sleep.  When it says there is something to do, the task is set running
+    /// again and `consume()`, which may sleep, does it and says whether the
+    /// wait is over.
+    pub(crate) fn wait(
+        &self,
+        deadline: i64,
+        mut ready: impl FnMut() -> bool,
+        mut consume: impl FnMut() -> bool,
+    ) -> WaitEnd {
         let entry = Opaque::<bindings::wait_queue_entry>::uninit();
         // SAFETY: `entry` is valid memory; it is not moved until `finish_wait`.
         unsafe { bindings::init_wait(entry.get()) };
         // SAFETY: `current` is always valid in syscall context.
         let slack = unsafe { (*Task::current_raw()).timer_slack_ns };
         let mut expired = false;
-        let end = loop {
-            // SAFETY: `head` is initialised and `entry` is a valid entry.
+        loop {
+            // SAFETY: `head` is initialised and `entry` is a valid entry
+            // (queued again if a waker or `finish_wait` removed it).
             let interrupted = unsafe {
-                bindings::prepare_to_wait_event(
-                    self.head.get(),
-                    entry.get(),
-                    TASK_INTERRUPTIBLE,
-                )
+                bindings::prepare_to_wait_event(self.head.get(), entry.get(), TASK_INTERRUPTIBLE)
             } != 0;
-            if done() {
-                break WaitEnd::Done;
+            if ready() {
+                // SAFETY: As above; this also sets the task running, so that
+                // `consume` may sleep.
+                unsafe { bindings::finish_wait(self.head.get(), entry.get()) };
+                if consume() {
+                    return WaitEnd::Done;
+                }
+                continue;
             }
-            if interrupted {
-                break WaitEnd::Interrupted;
-            }
-            if expired {
-                break WaitEnd::TimedOut;
+            let end = if interrupted {
+                Some(WaitEnd::Interrupted)
+            } else if expired {
+                Some(WaitEnd::TimedOut)
+            } else {
+                None
+            };
+            if let Some(end) = end {
+                // SAFETY: As above.
+                unsafe { bindings::finish_wait(self.head.get(), entry.get()) };
+                return end;
             }
             if deadline == NO_DEADLINE {
                 // SAFETY: The task state was set by `prepare_to_wait_event`.
@@ -105,19 +123,18 @@ impl EventWaitQueue {
                     )
                 } == 0;
             }
-        };
-        // SAFETY: `entry` was queued on `head` (or already removed by a waker).
-        unsafe { bindings::finish_wait(self.head.get(), entry.get()) };
-        end
+        }
     }
 }
 
-/// The absolute deadline of a relative timeout of `rel_ns` from now.
+/// The absolute deadline of a relative timeout of `rel_ns` from now, with
+/// `ktime_add_safe()`'s saturation as fs/aio.c's relative hrtimer gets it: a
+/// negative timeout or an overflow means no deadline at all.
 pub(crate) fn deadline_after(rel_ns: i64) -> i64 {
-    if rel_ns == NO_DEADLINE {
-        return NO_DEADLINE;
-    }
     // SAFETY: `ktime_get` has no preconditions.
     let now = unsafe { bindings::ktime_get() };
-    now.saturating_add(rel_ns)
+    match now.checked_add(rel_ns) {
+        Some(t) if t >= 0 && t >= now && t >= rel_ns => t,
+        _ => NO_DEADLINE,
+    }
 }

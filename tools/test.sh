@@ -66,6 +66,7 @@ build_all() {
 
 step host host_tests
 step build build_all
+step lint "$SRC/tools/lint.sh"
 step kunit "$SRC/tools/kunit-runner.sh" rust
 step guest-rust "$SRC/tools/run-suites.sh" rust
 step guest-c "$SRC/tools/run-suites.sh" c
