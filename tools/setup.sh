@@ -11,10 +11,10 @@ set -euo pipefail
 
 AIO_CACHE=${AIO_CACHE:-/var/cache/aio-rs}
 ROOT=$AIO_CACHE/root
-SETUP_REV=3	# bump when the package list changes
+SETUP_REV=4	# bump when the package list changes
 
 PKGS=(
-	rustc rust-src bindgen rustfmt rust-clippy clang lld llvm
+	rustc rust-src bindgen rustfmt rust-clippy cargo clang lld llvm
 	make gcc libc6-dev flex bison bc libelf-dev libssl-dev cpio kmod
 	python3 perl xz-utils zstd ca-certificates dpkg-dev
 	qemu-system-x86 fio libaio-dev libaio1t64 busybox-static
