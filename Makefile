@@ -3,13 +3,16 @@
 # Developer entry points.  (The kernel build itself reads Kbuild, not this
 # file.)  Everything runs as root and installs what it needs on first use.
 
-.PHONY: run test setup kernels kunit guest-rust guest-c host-test clean-cache
+.PHONY: run test test-long setup kernels kunit guest-rust guest-c host-test clean-cache
 
 run:		## build the Rust release kernel, boot it, run fio with libaio
 	tools/run.sh rust
 
 test:		## every test; ends with "N passed, N failed"
 	tools/test.sh
+
+test-long:	## the slow libaio harness cases, on the release kernels
+	tools/harness-long.sh
 
 setup:		## the toolchain tree and kernel source (cached in /var/cache/aio-rs)
 	tools/setup.sh

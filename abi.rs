@@ -32,7 +32,18 @@ pub(crate) const IOCB_KEY_OFFSET: usize = 8;
 // SAFETY: `Iocb` is plain old data without padding: every bit pattern is valid.
 unsafe impl FromBytes for Iocb {}
 
+/// `struct io_event`, one slot of the completion ring.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct IoEvent {
+    pub(crate) data: u64,
+    pub(crate) obj: u64,
+    pub(crate) res: i64,
+    pub(crate) res2: i64,
+}
+
 const _: () = {
+    assert!(core::mem::size_of::<IoEvent>() == core::mem::size_of::<kernel::bindings::io_event>());
     assert!(core::mem::size_of::<Iocb>() == 64);
     assert!(core::mem::size_of::<Iocb>() == core::mem::size_of::<kernel::bindings::iocb>());
     assert!(core::mem::size_of::<kernel::bindings::io_event>() == crate::ring_index::EVENT_SIZE);

@@ -11,11 +11,11 @@
 use core::pin::Pin;
 use kernel::bindings;
 use kernel::ffi::{c_int, c_long, c_uint, c_ulong};
-use kernel::fs::file::LocalFile;
 use kernel::prelude::*;
-use kernel::sync::aref::ARef;
 use kernel::sync::atomic::{Acquire, Atomic, Relaxed, Release};
-use kernel::sync::{new_mutex, new_spinlock, Arc, Mutex, SpinLock};
+use kernel::sync::{
+    new_mutex, new_spinlock, new_spinlock_irq, Arc, Completion, Mutex, SpinLock, SpinLockIrq,
+};
 use kernel::task::Task;
 use kernel::uaccess::{UserPtr, UserSlice};
 
@@ -24,12 +24,14 @@ mod accounting;
 mod ffi;
 mod ring;
 mod ring_index;
-mod wait;
+mod kiocb;
+mod waitbit;
 
-use abi::{Iocb, IOCB_FLAG_RESFD, IOCB_KEY_OFFSET};
+use abi::{IoEvent, Iocb, IOCB_KEY_OFFSET};
 use ring::Ring;
-use ring_index::{GeometryError, RingGeometry};
-use wait::EventWaitQueue;
+use core::cell::Cell;
+use ring_index::{events_available, GeometryError, RingGeometry};
+use waitbit::EventWaitQueue;
 
 /// `KIOCB_KEY`: what `io_submit` stores in `iocb->aio_key`.
 const KIOCB_KEY: u32 = 0;
@@ -49,16 +51,36 @@ pub(crate) struct Kioctx {
     reqs_available: Atomic<i32>,
     /// The context id: the user address of the ring mapping.
     user_id: Atomic<usize>,
+    /// The index in the mm's table (`ring->id`), once inserted.
+    id: Atomic<u32>,
     /// Where the ring is mapped, and how long; size 0 means nothing to
     /// unmap (the mm is going away).
     mmap_base: Atomic<usize>,
     mmap_size: Atomic<usize>,
     dead: Atomic<bool>,
+    /// What keeps `io_destroy` (and `exit_aio`) waiting: one reference for
+    /// the live context, one per `io_submit` in progress and one per
+    /// request.  When it drops to zero, `idle` completes.
+    inflight: Atomic<usize>,
+    #[pin]
+    idle: Completion,
     /// Serialises the kernel-side consumers of the ring (`io_getevents`).
     #[pin]
     ring_lock: Mutex<()>,
+    /// The producer side of the ring, taken from any context.
+    #[pin]
+    completion: SpinLockIrq<CompletionState>,
     #[pin]
     wait: EventWaitQueue,
+}
+
+/// The producer side of the ring.
+struct CompletionState {
+    /// The trusted copy of `ring->tail`: where the next event goes.
+    tail: u32,
+    /// Events posted whose slots have not been given back to
+    /// `reqs_available` yet (they may still sit in the ring).
+    completed_events: u32,
 }
 
 impl Kioctx {
@@ -70,10 +92,17 @@ impl Kioctx {
                 ring,
                 max_reqs,
                 user_id: Atomic::new(0),
+                id: Atomic::new(u32::MAX),
                 mmap_base: Atomic::new(0),
                 mmap_size: Atomic::new(0),
                 dead: Atomic::new(false),
+                inflight: Atomic::new(1),
+                idle <- Completion::new(),
                 ring_lock <- new_mutex!((), "Kioctx::ring_lock"),
+                completion <- new_spinlock_irq!(
+                    CompletionState { tail: 0, completed_events: 0 },
+                    "Kioctx::completion"
+                ),
                 wait <- EventWaitQueue::new(c"Kioctx::wait", kernel::static_lock_class!()),
             }? Error),
             GFP_KERNEL,
@@ -84,8 +113,24 @@ impl Kioctx {
         self.ring.nr_events()
     }
 
-    /// Takes one ring slot for a new request; `false` if the ring is full.
+    /// Takes one ring slot for a new request; `false` if the ring is full
+    /// even after taking back the slots of events consumed since.
     fn get_req_slot(&self) -> bool {
+        if self.try_take_slot() {
+            return true;
+        }
+        {
+            let mut state = self.completion.lock();
+            if state.completed_events > 0 {
+                // User space may have consumed events itself (moved `head`).
+                let head = self.ring.head();
+                self.refill_slots(&mut state, head);
+            }
+        }
+        self.try_take_slot()
+    }
+
+    fn try_take_slot(&self) -> bool {
         let mut avail = self.reqs_available.load(Relaxed);
         while avail > 0 {
             match self.reqs_available.cmpxchg(avail, avail - 1, Acquire) {
@@ -97,16 +142,78 @@ impl Kioctx {
     }
 
     /// Returns `nr` slots taken by [`Self::get_req_slot`].
-    fn put_req_slots(&self, nr: i32) {
-        self.reqs_available.fetch_add(nr, Release);
+    fn put_req_slots(&self, nr: u32) {
+        self.reqs_available.fetch_add(nr as i32, Release);
     }
 
-    /// fs/aio.c's `aio_read_events`: reads events into `events[*got..nr]`
-    /// and says whether the caller should stop waiting.  `*got` counts the
+    /// fs/aio.c's `refill_reqs_available`: the slots of posted events that
+    /// are no longer in the ring (consumed by whoever moved `head`) become
+    /// available again.  `head` comes from user memory and is only trusted
+    /// modulo the ring size.
+    fn refill_slots(&self, state: &mut CompletionState, head: u32) {
+        let in_ring = events_available(head, state.tail, self.nr_events());
+        let consumed = state.completed_events.saturating_sub(in_ring);
+        if consumed > 0 {
+            state.completed_events -= consumed;
+            self.put_req_slots(consumed);
+        }
+    }
+
+    /// Posts `event` in the ring and wakes the sleepers it satisfies (fs/aio.c's
+    /// `aio_complete`).  Any context, interrupts included.  Slot accounting
+    /// guarantees that the ring has room.
+    fn complete(&self, event: &IoEvent, eventfd: Option<&kiocb::EventFd>) {
+        let available = {
+            let mut state = self.completion.lock();
+            let slot = state.tail;
+            self.ring.write_event(slot, event);
+            state.tail = if slot + 1 >= self.nr_events() { 0 } else { slot + 1 };
+            // Release: user space that sees the new tail sees the event.
+            self.ring.set_tail(state.tail);
+            let head = self.ring.head();
+            state.completed_events += 1;
+            if state.completed_events > 1 {
+                self.refill_slots(&mut state, head);
+            }
+            events_available(head, state.tail, self.nr_events())
+        };
+        if let Some(eventfd) = eventfd {
+            eventfd.signal();
+        }
+        // Order the tail store before the unlocked sleeper check; sleepers
+        // queue themselves before they look at the ring.
+        kernel::sync::barrier::smp_mb(kernel::sync::atomic::Full);
+        if self.wait.has_sleepers() {
+            self.wait.wake_satisfied(available as usize);
+        }
+    }
+
+    /// Takes a reference that keeps `io_destroy` waiting; fails once the
+    /// context is dead and idle.
+    fn get_inflight(&self) -> bool {
+        let mut cur = self.inflight.load(Relaxed);
+        while cur > 0 {
+            match self.inflight.cmpxchg(cur, cur + 1, Acquire) {
+                Ok(_) => return true,
+                Err(seen) => cur = seen,
+            }
+        }
+        false
+    }
+
+    /// Drops a reference from [`Self::get_inflight`] (or the context's own).
+    fn put_inflight(&self) {
+        if self.inflight.fetch_sub(1, Release) == 1 {
+            self.idle.complete_all();
+        }
+    }
+
+    /// fs/aio.c's `aio_read_events`: reads events into `events[got..nr]`
+    /// and says whether the caller should stop waiting.  `got` counts the
     /// events read so far; if none were, it becomes the negative errno of a
     /// failure (a fault, or the context's death).
-    fn read_events(&self, min_nr: usize, nr: usize, events: UserPtr, got: &mut isize) -> bool {
-        let done = *got as usize;
+    fn read_events(&self, min_nr: usize, nr: usize, events: UserPtr, got: &Cell<isize>) -> bool {
+        let done = got.get() as usize;
         let copied = {
             let _guard = self.ring_lock.lock();
             self.ring.copy_out(
@@ -119,15 +226,15 @@ impl Kioctx {
             Err(e) => e.to_errno() as isize,
         };
         if ret > 0 {
-            *got += ret;
+            got.set(got.get() + ret);
         }
         if self.dead.load(Relaxed) {
             ret = EINVAL.to_errno() as isize;
         }
-        if *got == 0 {
-            *got = ret;
+        if got.get() == 0 {
+            got.set(ret);
         }
-        ret < 0 || *got >= min_nr as isize
+        ret < 0 || got.get() >= min_nr as isize
     }
 
     /// fs/aio.c's `read_events`: waits until `min_nr` events were read, the
@@ -140,17 +247,19 @@ impl Kioctx {
         events: UserPtr,
         until_ns: i64,
     ) -> Result<usize> {
-        let mut got = 0;
-        if !self.read_events(min_nr, nr, events, &mut got) && until_ns != 0 {
-            let deadline = wait::deadline_after(until_ns);
+        let got = Cell::new(0);
+        if !self.read_events(min_nr, nr, events, &got) && until_ns != 0 {
+            let deadline = waitbit::deadline_after(until_ns);
             // However the wait ends, `got` says what was read; a pending
             // signal turns 0 into EINTR in the system call.
             let _ = self.wait.wait(
                 deadline,
+                || min_nr.saturating_sub(got.get().max(0) as usize).max(1),
                 || self.ring.has_events() || self.dead.load(Relaxed),
-                || self.read_events(min_nr, nr, events, &mut got),
+                || self.read_events(min_nr, nr, events, &got),
             );
         }
+        let got = got.get();
         if got < 0 {
             return Err(Error::from_errno(got as i32));
         }
@@ -170,6 +279,9 @@ struct MmContexts {
 
 struct MmContextsInner {
     table: KVec<Option<Arc<Kioctx>>>,
+    /// No free index below this one: io_setup stays O(1) for programs
+    /// that create many contexts (libaio's 20.t creates 65536).
+    free_hint: usize,
 }
 
 /// Pointer to the `ioctx_table` field of `mm`, which holds our
@@ -215,7 +327,10 @@ unsafe fn mm_contexts<'a>(mm: *mut bindings::mm_struct) -> Result<&'a MmContexts
     }
     let new = KBox::pin_init(
         pin_init!(MmContexts {
-            inner <- new_spinlock!(MmContextsInner { table: KVec::new() }, "MmContexts::inner"),
+            inner <- new_spinlock!(
+                MmContextsInner { table: KVec::new(), free_hint: 0 },
+                "MmContexts::inner"
+            ),
         }),
         GFP_KERNEL,
     )?;
@@ -238,16 +353,24 @@ impl MmContexts {
     fn insert(&self, ctx: &Arc<Kioctx>) -> Result<u32> {
         loop {
             let want = {
-                let mut inner = self.inner.lock();
+                let mut guard = self.inner.lock();
+                let inner = &mut *guard;
                 let table = &mut inner.table;
-                if let Some(i) = table.iter().position(|e| e.is_none()) {
+                let hint = inner.free_hint.min(table.len());
+                if let Some(i) = table[hint..].iter().position(|e| e.is_none()) {
+                    let i = hint + i;
                     table[i] = Some(ctx.clone());
+                    ctx.id.store(i as u32, Relaxed);
+                    inner.free_hint = i + 1;
                     return Ok(i as u32);
                 }
                 if table.len() < table.capacity() {
                     // Cannot fail: there is room.
                     let _ = table.push_within_capacity(Some(ctx.clone()));
-                    return Ok((table.len() - 1) as u32);
+                    let i = table.len() - 1;
+                    ctx.id.store(i as u32, Relaxed);
+                    inner.free_hint = i + 1;
+                    return Ok(i as u32);
                 }
                 (table.capacity() * 4).max(4)
             };
@@ -279,12 +402,12 @@ impl MmContexts {
         if ctx.dead.xchg(true, Relaxed) {
             return Err(EINVAL);
         }
-        if let Some(e) = inner
-            .table
-            .iter_mut()
-            .find(|e| e.as_ref().is_some_and(|c| Arc::ptr_eq(c, ctx)))
-        {
-            *e = None;
+        let id = ctx.id.load(Relaxed) as usize;
+        if let Some(e) = inner.table.get_mut(id) {
+            if e.as_ref().is_some_and(|c| Arc::ptr_eq(c, ctx)) {
+                *e = None;
+                inner.free_hint = inner.free_hint.min(id);
+            }
         }
         Ok(())
     }
@@ -321,6 +444,8 @@ fn kill(contexts: &MmContexts, ctx: &Arc<Kioctx>) -> Result<()> {
         // SAFETY: Called from a task of the context's own mm.
         unsafe { bindings::vm_munmap(ctx.mmap_base.load(Relaxed) as c_ulong, size) };
     }
+    // Requests in flight keep `inflight` up; the last one completes `idle`.
+    ctx.put_inflight();
     Ok(())
 }
 
@@ -401,11 +526,22 @@ fn destroy(ctx_id: usize) -> Result<()> {
     let mm = current_mm()?;
     // SAFETY: `lookup` found the context, so our mm has a table.
     let contexts = unsafe { mm_contexts(mm) }?;
-    kill(contexts, &ctx)
+    kill(contexts, &ctx)?;
+    // The kernel must be done with user buffers before io_destroy returns.
+    ctx.idle.wait_for_completion();
+    Ok(())
 }
 
-fn submit_one(ctx: &Kioctx, user_iocb: UserPtr) -> Result<()> {
-    let iocb: Iocb = UserSlice::new(user_iocb, core::mem::size_of::<Iocb>())
+/// Stores `KIOCB_KEY` in the user's `iocb->aio_key`.
+fn write_iocb_key(user_iocb: usize) -> Result {
+    UserSlice::new(UserPtr::from_addr(user_iocb + IOCB_KEY_OFFSET), 4)
+        .writer()
+        .write(&KIOCB_KEY)
+}
+
+/// fs/aio.c's `io_submit_one`: copies and checks the iocb, then submits it.
+fn submit_one(ctx: &Arc<Kioctx>, user_iocb: usize, compat: bool) -> Result<()> {
+    let iocb: Iocb = UserSlice::new(UserPtr::from_addr(user_iocb), core::mem::size_of::<Iocb>())
         .reader()
         .read()?;
     if iocb.aio_reserved2 != 0 {
@@ -418,79 +554,54 @@ fn submit_one(ctx: &Kioctx, user_iocb: UserPtr) -> Result<()> {
     {
         return Err(EINVAL);
     }
-    if !ctx.get_req_slot() {
-        return Err(EAGAIN);
-    }
-    let res = prepare_and_issue(&iocb, user_iocb);
-    if res.is_err() {
-        ctx.put_req_slots(1);
-    }
-    res
+    kiocb::submit(ctx, &iocb, user_iocb, compat)
 }
 
-/// Owns an eventfd context reference from `eventfd_ctx_fdget`.
-struct EventFd(*mut bindings::eventfd_ctx);
-
-impl EventFd {
-    fn get(fd: u32) -> Result<Self> {
-        // SAFETY: No preconditions; returns a reference or an `ERR_PTR`.
-        let ctx = unsafe { bindings::eventfd_ctx_fdget(fd as c_int) };
-        Ok(Self(kernel::error::from_err_ptr(ctx)?))
-    }
-}
-
-impl Drop for EventFd {
-    fn drop(&mut self) {
-        // SAFETY: We own one reference.
-        unsafe { bindings::eventfd_ctx_put(self.0) };
-    }
-}
-
-/// `__io_submit_one`: the per-request checks, in fs/aio.c's order.
-fn prepare_and_issue(iocb: &Iocb, user_iocb: UserPtr) -> Result<()> {
-    let _file: ARef<LocalFile> = LocalFile::fget(iocb.aio_fildes).map_err(|_| EBADF)?;
-    let _eventfd = if iocb.aio_flags & IOCB_FLAG_RESFD != 0 {
-        Some(EventFd::get(iocb.aio_resfd)?)
-    } else {
-        None
-    };
-    UserSlice::new(user_iocb.wrapping_byte_add(IOCB_KEY_OFFSET), 4)
-        .writer()
-        .write(&KIOCB_KEY)?;
-    // No opcode is served yet: reads, writes and fsync arrive with the data
-    // path.  EINVAL is fs/aio.c's answer to an opcode it does not know.
-    Err(EINVAL)
-}
+/// Plugs the block layer for a batch (fs/aio.c plugs batches of more than
+/// `AIO_PLUG_THRESHOLD` = 2 iocbs).
+struct Plug(core::mem::MaybeUninit<bindings::blk_plug>);
 
 fn submit(ctx_id: usize, nr: c_long, iocbpp: UserPtr, compat: bool) -> Result<usize> {
     if nr < 0 {
         return Err(EINVAL);
     }
     let ctx = lookup(ctx_id).ok_or(EINVAL)?;
+    // Like fs/aio.c's `users` reference: io_destroy waits for this call.
+    if !ctx.get_inflight() {
+        return Err(EINVAL);
+    }
     let nr = (nr as u64).min(u64::from(ctx.nr_events())) as usize;
     let ptr_size = if compat { 4 } else { 8 };
+    let mut plug = Plug(core::mem::MaybeUninit::uninit());
+    if nr > 2 {
+        // SAFETY: `plug` stays in place until `blk_finish_plug` below.
+        unsafe { bindings::blk_start_plug(plug.0.as_mut_ptr()) };
+    }
     let mut ret = Ok(());
     let mut i = 0;
     while i < nr {
-        let mut reader = UserSlice::new(iocbpp.wrapping_byte_add(i * ptr_size), ptr_size).reader();
+        let mut reader =
+            UserSlice::new(iocbpp.wrapping_byte_add(i * ptr_size), ptr_size).reader();
         let user_iocb = if compat {
             reader.read::<u32>().map(|p| p as usize)
         } else {
             reader.read::<u64>().map(|p| p as usize)
         };
-        let user_iocb = match user_iocb {
-            Ok(p) => p,
-            Err(_) => {
-                ret = Err(EFAULT);
-                break;
-            }
+        let Ok(user_iocb) = user_iocb else {
+            ret = Err(EFAULT);
+            break;
         };
-        if let Err(e) = submit_one(&ctx, UserPtr::from_addr(user_iocb)) {
+        if let Err(e) = submit_one(&ctx, user_iocb, compat) {
             ret = Err(e);
             break;
         }
         i += 1;
     }
+    if nr > 2 {
+        // SAFETY: Started above, by this task.
+        unsafe { bindings::blk_finish_plug(plug.0.as_mut_ptr()) };
+    }
+    ctx.put_inflight();
     if i > 0 {
         Ok(i)
     } else {
@@ -633,8 +744,19 @@ pub unsafe extern "C" fn aio_rs_exit_mm(mm: *mut bindings::mm_struct) {
     // nobody else can reach it any more: the mm has no users.
     let contexts = unsafe { KBox::from_raw(table) };
     let table = core::mem::replace(&mut contexts.inner.lock().table, KVec::new());
+    let mut dying = KVec::new();
     for ctx in table.into_iter().flatten() {
         ctx.mmap_size.store(0, Relaxed);
         let _ = kill(&contexts, &ctx);
+        if dying.reserve(1, GFP_KERNEL).is_err() {
+            // No memory to remember it: wait for it right away instead.
+            ctx.idle.wait_for_completion();
+            continue;
+        }
+        let _ = dying.push_within_capacity(ctx);
+    }
+    // Wait for the I/O of every context only now, so they drain in parallel.
+    for ctx in dying.iter() {
+        ctx.idle.wait_for_completion();
     }
 }

@@ -11,6 +11,7 @@
 //! pages keep page migration out of the completion path (fs/aio.c instead
 //! swaps ring folios under its ring and completion locks).
 
+use crate::abi::IoEvent;
 use crate::ffi;
 use crate::ring_index::{
     self, plan_read, RingGeometry, RING_COMPAT_FEATURES, RING_HEADER_SIZE, RING_INCOMPAT_FEATURES,
@@ -120,6 +121,25 @@ impl Ring {
             return Err(Error::from_errno(addr as i32));
         }
         Ok(addr as usize)
+    }
+
+    /// `ring->head` as user space (or a consumer) last stored it.
+    pub(crate) fn head(&self) -> u32 {
+        self.field(hdr::HEAD).load(Relaxed)
+    }
+
+    /// Publishes `tail`: the events before it must already be written.
+    pub(crate) fn set_tail(&self, tail: u32) {
+        self.field(hdr::TAIL).store(tail, Release);
+    }
+
+    /// Writes `event` into slot `slot` (`< nr_events`), which the producer
+    /// owns until it publishes a tail past it.
+    pub(crate) fn write_event(&self, slot: u32, event: &IoEvent) {
+        debug_assert!(slot < self.nr_events);
+        let dst = ring_index::event_offset(slot);
+        // SAFETY: The slot lies inside `mem` (type invariant), 8-byte aligned.
+        unsafe { core::ptr::write_volatile(self.mem.as_ptr().add(dst).cast::<IoEvent>(), *event) };
     }
 
     /// Whether the ring holds events, without taking any lock (the answer

@@ -19,9 +19,45 @@ for t in setup_destroy getevents_submit compat32; do
 done
 run $R/abi/implementation.out 60 $T/abi/implementation "$impl"
 
-# libaio's harness wants a writable copy of itself (it creates test files).
-cp -a $T/harness /tmp/harness
-cd /tmp/harness
+# The data path on tmpfs, then on ext4 (virtio-blk) with O_DIRECT on the
+# NVMe disk and null_blk (which does not keep data).
+run $R/abi/rw-tmpfs.out 300 $T/abi/rw /tmp
+mkdir -p /tmp/ext4
+if mkfs.ext4 -q -F /dev/vda && mount -t ext4 /dev/vda /tmp/ext4; then
+	run $R/abi/rw-ext4.out 300 $T/abi/rw /tmp/ext4 /dev/nvme0n1 /dev/nullb0-
+	hdir=/tmp/ext4/harness
+else
+	echo "rc=1 (no ext4 on /dev/vda)" >$R/abi/rw-ext4.out
+	hdir=/tmp/harness
+fi
+
+# libaio's harness, set up as its Makefile's check targets do (testdir
+# files for every case, loop-mounted ext2 images for 8 and 10), in a
+# writable copy on ext4 (where RWF_NOWAIT and O_DIRECT work, for 21.t).
+cp -a $T/harness $hdir
+cd $hdir
+mkdir -p testdir testdir.ext2 testdir.enospc
 for c in $(cat /mnt/work/harness-cases); do
-	run $R/libaio/$c.out 300 ./cases/$c.p
+	for f in rofile:400 rwfile:600 wofile:200; do
+		rm -f testdir/${f%%:*}
+		echo test >testdir/${f%%:*}
+		chmod ${f##*:} testdir/${f%%:*}
+	done
+	case $c in
+	8)
+		dd if=/dev/zero bs=1M count=10 of=ext2.img 2>/dev/null
+		mke2fs -q -F -b 4096 ext2.img
+		mount -o loop -t ext2 ext2.img testdir.ext2
+		run $R/libaio/$c.out 600 ./cases/$c.p
+		umount testdir.ext2
+		;;
+	10)
+		mount -o loop -t ext2 ext2-enospc.img testdir.enospc
+		run $R/libaio/$c.out 600 ./cases/$c.p
+		umount testdir.enospc
+		;;
+	*)
+		run $R/libaio/$c.out 600 ./cases/$c.p
+		;;
+	esac
 done

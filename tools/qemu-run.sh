@@ -20,7 +20,7 @@ mkdir -p "$ROOT/mnt/work"
 disks=$AIO_CACHE/disks
 mkdir -p "$disks"
 for d in vblk nvme; do
-	[ -e "$disks/$d.img" ] || truncate -s 512M "$disks/$d.img"
+	[ "$(stat -c %s "$disks/$d.img" 2>/dev/null)" = 2147483648 ] || truncate -s 2G "$disks/$d.img"
 done
 
 accel=$(cat "$AIO_CACHE/accel" 2>/dev/null || echo tcg)
@@ -34,7 +34,7 @@ cmdline+=" init=/usr/local/sbin/aio-guest-init panic=-1 loglevel=7"
 cmdline+=" null_blk.nr_devices=1 null_blk.queue_mode=2 null_blk.gb=1 null_blk.poll_queues=2"
 cmdline+=" $extra"
 
-qemu=(qemu-system-x86_64 "${acc[@]}" -m 2G -smp 2 -nodefaults -no-reboot
+qemu=(qemu-system-x86_64 "${acc[@]}" -m 3G -smp 2 -nodefaults -no-reboot
 	-display none -serial "file:/build/work/console.log"
 	-kernel "/build/vmlinux" -append "$cmdline"
 	-fsdev "local,id=rootfs,path=/,security_model=none,readonly=on"

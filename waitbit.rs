@@ -1,14 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Sleeping in `io_getevents` until enough events, a deadline, a signal or
-//! the context's death.
+//! the context's death, with filtered wake-ups: each sleeper says how many
+//! events it still needs, and a completion wakes only the sleepers that the
+//! events now in the ring satisfy (as fs/aio.c's `struct aio_waiter`).
+//!
+//! The filter is the standard wake-key mechanism (as `wake_page_match`):
+//! the completion passes the number of available events as the key of
+//! `__wake_up`, and each sleeper's wake function compares it with its own
+//! need.  A wake-up without a key (the context dies) wakes everybody.
 //!
 //! The wait queue is a raw `wait_queue_head` rather than a `CondVar` because
 //! the sleep needs an hrtimer deadline with the task's timer slack (as
-//! fs/aio.c) and, later, waiters with their own wake condition.
+//! fs/aio.c) and sleepers with their own wake function.
 
 use core::pin::Pin;
 use kernel::bindings;
+use kernel::ffi::{c_int, c_uint, c_void};
+use kernel::sync::atomic::{Atomic, Relaxed};
 use kernel::prelude::*;
 use kernel::sync::LockClassKey;
 use kernel::task::{Task, TASK_INTERRUPTIBLE, TASK_NORMAL};
@@ -33,6 +42,35 @@ unsafe impl Send for EventWaitQueue {}
 // SAFETY: A `wait_queue_head` is meant to be used from any thread.
 unsafe impl Sync for EventWaitQueue {}
 
+/// One sleeper: its wait-queue entry and the number of events it needs.
+#[repr(C)]
+struct Waiter {
+    entry: Opaque<bindings::wait_queue_entry>,
+    needed: Atomic<usize>,
+}
+
+/// The wake function of a [`Waiter`]: a keyed wake-up carries the number of
+/// events in the ring, and only wakes the sleeper if that is enough.
+///
+/// # Safety
+///
+/// Called by the wait-queue code, under the queue lock, with `entry` the
+/// entry of a live [`Waiter`].
+unsafe extern "C" fn wake_if_enough(
+    entry: *mut bindings::wait_queue_entry,
+    mode: c_uint,
+    sync: c_int,
+    key: *mut c_void,
+) -> c_int {
+    // SAFETY: `entry` is the first field of a `repr(C)` `Waiter` (caller).
+    let waiter = unsafe { &*entry.cast::<Waiter>() };
+    if !key.is_null() && (key as usize) < waiter.needed.load(Relaxed) {
+        return 0;
+    }
+    // SAFETY: Same contract as ours.
+    unsafe { bindings::autoremove_wake_function(entry, mode, sync, key) }
+}
+
 /// Why [`EventWaitQueue::wait`] returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum WaitEnd {
@@ -55,6 +93,29 @@ impl EventWaitQueue {
         })
     }
 
+    /// Whether anybody sleeps here.  Callers order their own stores before
+    /// this check with a full barrier, as `waitqueue_active()` requires.
+    pub(crate) fn has_sleepers(&self) -> bool {
+        // SAFETY: `head` is initialised; this is `waitqueue_active()`: an
+        // unlocked read of the list head, which may race with sleepers
+        // queueing themselves (they recheck the condition afterwards).
+        unsafe {
+            let head = core::ptr::addr_of_mut!((*self.head.get()).head);
+            core::ptr::read_volatile(core::ptr::addr_of!((*head).next)) != head
+        }
+    }
+
+    /// Wakes the sleepers that need at most `available` events.
+    pub(crate) fn wake_satisfied(&self, available: usize) {
+        // A key of 0 would read as "no key": nobody needs fewer than 1.
+        if available == 0 {
+            return;
+        }
+        // SAFETY: `head` is initialised (type invariant); the key is a
+        // number, never dereferenced.
+        unsafe { bindings::__wake_up(self.head.get(), TASK_NORMAL, 0, available as *mut c_void) };
+    }
+
     /// Wakes every sleeper.
     pub(crate) fn wake_all(&self) {
         // SAFETY: `head` is initialised (type invariant).
@@ -63,7 +124,8 @@ impl EventWaitQueue {
 
     /// Sleeps interruptibly until `consume()` returns true, `deadline` (an
     /// absolute `CLOCK_MONOTONIC` time in ns, or [`NO_DEADLINE`]) passes or
-    /// a signal arrives.
+    /// a signal arrives.  `needed()` says how many events would end the wait;
+    /// completions wake the task only when that many are in the ring.
     ///
     /// `ready()` runs after the task is queued and marked sleeping, so a
     /// wake-up between its check and the sleep is not lost; it must not
@@ -73,25 +135,35 @@ impl EventWaitQueue {
     pub(crate) fn wait(
         &self,
         deadline: i64,
+        mut needed: impl FnMut() -> usize,
         mut ready: impl FnMut() -> bool,
         mut consume: impl FnMut() -> bool,
     ) -> WaitEnd {
-        let entry = Opaque::<bindings::wait_queue_entry>::uninit();
-        // SAFETY: `entry` is valid memory; it is not moved until `finish_wait`.
-        unsafe { bindings::init_wait(entry.get()) };
+        let waiter = Waiter {
+            entry: Opaque::uninit(),
+            needed: Atomic::new(needed()),
+        };
+        let entry = waiter.entry.get();
+        // SAFETY: `entry` is valid memory; `waiter` is not moved until the
+        // final `finish_wait`.
+        unsafe {
+            bindings::init_wait(entry);
+            (*entry).func = Some(wake_if_enough);
+        }
         // SAFETY: `current` is always valid in syscall context.
         let slack = unsafe { (*Task::current_raw()).timer_slack_ns };
         let mut expired = false;
         loop {
+            waiter.needed.store(needed(), Relaxed);
             // SAFETY: `head` is initialised and `entry` is a valid entry
             // (queued again if a waker or `finish_wait` removed it).
             let interrupted = unsafe {
-                bindings::prepare_to_wait_event(self.head.get(), entry.get(), TASK_INTERRUPTIBLE)
+                bindings::prepare_to_wait_event(self.head.get(), entry, TASK_INTERRUPTIBLE)
             } != 0;
             if ready() {
                 // SAFETY: As above; this also sets the task running, so that
                 // `consume` may sleep.
-                unsafe { bindings::finish_wait(self.head.get(), entry.get()) };
+                unsafe { bindings::finish_wait(self.head.get(), entry) };
                 if consume() {
                     return WaitEnd::Done;
                 }
@@ -106,7 +178,7 @@ impl EventWaitQueue {
             };
             if let Some(end) = end {
                 // SAFETY: As above.
-                unsafe { bindings::finish_wait(self.head.get(), entry.get()) };
+                unsafe { bindings::finish_wait(self.head.get(), entry) };
                 return end;
             }
             if deadline == NO_DEADLINE {
