@@ -22,14 +22,14 @@ use kernel::uaccess::{UserPtr, UserSlice};
 mod abi;
 mod accounting;
 mod ffi;
+mod kiocb;
 mod ring;
 mod ring_index;
-mod kiocb;
 mod waitbit;
 
 use abi::{IoEvent, Iocb, IOCB_KEY_OFFSET};
-use ring::Ring;
 use core::cell::Cell;
+use ring::Ring;
 use ring_index::{events_available, GeometryError, RingGeometry};
 use waitbit::EventWaitQueue;
 
@@ -167,7 +167,11 @@ impl Kioctx {
             let mut state = self.completion.lock();
             let slot = state.tail;
             self.ring.write_event(slot, event);
-            state.tail = if slot + 1 >= self.nr_events() { 0 } else { slot + 1 };
+            state.tail = if slot + 1 >= self.nr_events() {
+                0
+            } else {
+                slot + 1
+            };
             // Release: user space that sees the new tail sees the event.
             self.ring.set_tail(state.tail);
             let head = self.ring.head();
@@ -580,8 +584,7 @@ fn submit(ctx_id: usize, nr: c_long, iocbpp: UserPtr, compat: bool) -> Result<us
     let mut ret = Ok(());
     let mut i = 0;
     while i < nr {
-        let mut reader =
-            UserSlice::new(iocbpp.wrapping_byte_add(i * ptr_size), ptr_size).reader();
+        let mut reader = UserSlice::new(iocbpp.wrapping_byte_add(i * ptr_size), ptr_size).reader();
         let user_iocb = if compat {
             reader.read::<u32>().map(|p| p as usize)
         } else {

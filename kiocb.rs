@@ -160,6 +160,18 @@ impl Drop for AioKiocb {
     }
 }
 
+/// Whether `file` is a regular file (writes to those hold the superblock's
+/// freeze protection while in flight).
+///
+/// # Safety
+///
+/// `file` is a valid file.
+unsafe fn is_regular(file: *mut bindings::file) -> bool {
+    // SAFETY: A valid file has a valid inode.
+    let mode = u32::from(unsafe { (*(*file).f_inode).i_mode });
+    mode & bindings::S_IFMT == bindings::S_IFREG
+}
+
 /// `ki_complete` of our reads and writes: runs in any context, interrupts
 /// included.
 ///
@@ -168,15 +180,12 @@ impl Drop for AioKiocb {
 /// `kiocb` is the `rw` field of a live [`AioKiocb`] whose completion
 /// reference the caller passes on.
 unsafe extern "C" fn aio_complete_rw(kiocb: *mut bindings::kiocb, res: c_long) {
-    // SAFETY: `rw` is the first field of the `repr(C)` request.
+    // `rw` is the first field of the `repr(C)` request.
     let req = kiocb.cast::<AioKiocb>();
     // SAFETY: The request is live (caller); nothing else touches `res` now.
     unsafe {
-        if (*req).op == Op::Write {
-            let inode = (*(*kiocb).ki_filp).f_inode;
-            if (*inode).i_mode as u32 & bindings::S_IFMT == bindings::S_IFREG {
-                bindings::kiocb_end_write(kiocb);
-            }
+        if (*req).op == Op::Write && is_regular((*kiocb).ki_filp) {
+            bindings::kiocb_end_write(kiocb);
         }
         (*req).res.res = res as i64;
         (*req).res.res2 = 0;
@@ -239,8 +248,8 @@ fn submit_with_slot(ctx: &Arc<Kioctx>, iocb: &Iocb, user_iocb: usize, compat: bo
     // SAFETY: `req` is live and we own both references until `issue` hands
     // the completion one on (or fails without doing so).
     let res = unsafe { issue(req, iocb, compat) };
-    // SAFETY: We own the submission reference.
     match res {
+        // SAFETY: We own the submission reference.
         Ok(()) => unsafe { AioKiocb::put(req) },
         // SAFETY: Nothing started: both references are ours.
         Err(_) => unsafe { AioKiocb::destroy(req) },
@@ -308,7 +317,11 @@ unsafe fn prep_rw(req: *mut AioKiocb, iocb: &Iocb, rw_type: c_int) -> Result {
 /// As for [`issue`].
 unsafe fn issue_rw(req: *mut AioKiocb, iocb: &Iocb, write: bool, compat: bool) -> Result {
     let (rw_type, iter_dir, mode) = if write {
-        (bindings::WRITE, bindings::ITER_SOURCE, bindings::FMODE_WRITE)
+        (
+            bindings::WRITE,
+            bindings::ITER_SOURCE,
+            bindings::FMODE_WRITE,
+        )
     } else {
         (bindings::READ, bindings::ITER_DEST, bindings::FMODE_READ)
     };
@@ -329,8 +342,8 @@ unsafe fn issue_rw(req: *mut AioKiocb, iocb: &Iocb, write: bool, compat: bool) -
         bindings::IOCB_CMD_PREADV | bindings::IOCB_CMD_PWRITEV
     );
     let mut iter = core::mem::MaybeUninit::<bindings::iov_iter>::uninit();
-    let mut inline_vecs =
-        [const { core::mem::MaybeUninit::<bindings::iovec>::uninit() }; bindings::UIO_FASTIOV as usize];
+    let mut inline_vecs = [const { core::mem::MaybeUninit::<bindings::iovec>::uninit() };
+        bindings::UIO_FASTIOV as usize];
     let mut iovec: *mut bindings::iovec = inline_vecs.as_mut_ptr().cast();
     let buf = iocb.aio_buf as usize as *mut kernel::ffi::c_void;
     let len = iocb.aio_nbytes as usize;
@@ -341,7 +354,8 @@ unsafe fn issue_rw(req: *mut AioKiocb, iocb: &Iocb, write: bool, compat: bool) -
             bindings::__import_iovec(
                 iter_dir as c_int,
                 buf.cast(),
-                len as _,
+                // Truncated to `unsigned int` segments, as in fs/aio.c.
+                len as kernel::ffi::c_uint,
                 bindings::UIO_FASTIOV,
                 &mut iovec,
                 iter.as_mut_ptr(),
@@ -358,7 +372,13 @@ unsafe fn issue_rw(req: *mut AioKiocb, iocb: &Iocb, write: bool, compat: bool) -
     }
     // SAFETY: The import succeeded: `iter` is initialised, and `count` is
     // valid for the user-backed iterators it makes (`iov_iter_count()`).
-    let count = unsafe { (*iter.as_ptr()).__bindgen_anon_1.__bindgen_anon_1.as_ref().count };
+    let count = unsafe {
+        (*iter.as_ptr())
+            .__bindgen_anon_1
+            .__bindgen_anon_1
+            .as_ref()
+            .count
+    };
     // SAFETY: `file` and `ki_pos` are valid.
     let ret = unsafe { bindings::rw_verify_area(rw_type as c_int, file, &(*ki).ki_pos, count) };
     if ret == 0 {
@@ -366,8 +386,7 @@ unsafe fn issue_rw(req: *mut AioKiocb, iocb: &Iocb, write: bool, compat: bool) -
         // reference belongs to `aio_rw_done` / `ki_complete`.
         unsafe {
             if write {
-                let inode = (*file).f_inode;
-                if (*inode).i_mode as u32 & bindings::S_IFMT == bindings::S_IFREG {
+                if is_regular(file) {
                     bindings::kiocb_start_write(ki);
                 }
                 (*ki).ki_flags |= bindings::IOCB_WRITE as c_int;
@@ -451,8 +470,7 @@ impl WorkItem for FsyncWork {
 ///
 /// As for [`issue`].
 unsafe fn issue_fsync(req: *mut AioKiocb, iocb: &Iocb, datasync: bool) -> Result {
-    if iocb.aio_buf != 0 || iocb.aio_offset != 0 || iocb.aio_nbytes != 0 || iocb.aio_rw_flags != 0
-    {
+    if iocb.aio_buf != 0 || iocb.aio_offset != 0 || iocb.aio_nbytes != 0 || iocb.aio_rw_flags != 0 {
         return Err(EINVAL);
     }
     // SAFETY: `req` is live; an open file's `f_op` is valid.
@@ -475,7 +493,7 @@ unsafe fn issue_fsync(req: *mut AioKiocb, iocb: &Iocb, datasync: bool) -> Result
     );
     match work {
         Ok(work) => {
-            let _ = workqueue::system().enqueue(work);
+            workqueue::system().enqueue(work);
             Ok(())
         }
         Err(e) => {

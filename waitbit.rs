@@ -17,8 +17,8 @@
 use core::pin::Pin;
 use kernel::bindings;
 use kernel::ffi::{c_int, c_uint, c_void};
-use kernel::sync::atomic::{Atomic, Relaxed};
 use kernel::prelude::*;
+use kernel::sync::atomic::{Atomic, Relaxed};
 use kernel::sync::LockClassKey;
 use kernel::task::{Task, TASK_INTERRUPTIBLE, TASK_NORMAL};
 use kernel::types::Opaque;
@@ -96,9 +96,9 @@ impl EventWaitQueue {
     /// Whether anybody sleeps here.  Callers order their own stores before
     /// this check with a full barrier, as `waitqueue_active()` requires.
     pub(crate) fn has_sleepers(&self) -> bool {
-        // SAFETY: `head` is initialised; this is `waitqueue_active()`: an
-        // unlocked read of the list head, which may race with sleepers
+        // `waitqueue_active()`: an unlocked read that may race with sleepers
         // queueing themselves (they recheck the condition afterwards).
+        // SAFETY: `head` is initialised (type invariant).
         unsafe {
             let head = core::ptr::addr_of_mut!((*self.head.get()).head);
             core::ptr::read_volatile(core::ptr::addr_of!((*head).next)) != head
