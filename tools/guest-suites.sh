@@ -5,7 +5,7 @@
 impl=$1
 R=/mnt/work/results
 T=/build/tests
-mkdir -p $R/abi $R/libaio
+mkdir -p $R/abi $R/libaio $R/fio
 
 run() {	# run OUTFILE TIMEOUT CMD...
 	out=$1 tmo=$2
@@ -19,12 +19,22 @@ for t in setup_destroy getevents_submit compat32; do
 done
 run $R/abi/implementation.out 60 $T/abi/implementation "$impl"
 
+# Stress (threads, shared and private contexts, user-space reaping) and
+# fio on the raw devices, before /dev/vda gets a file system.
+run $R/abi/stress-nullb.out 300 $T/abi/stress /dev/nullb0 1
+run $R/abi/stress-nvme.out 300 $T/abi/stress /dev/nvme0n1 1
+run $R/abi/stress-tmpfs.out 300 $T/abi/stress /tmp/stressfile 0
+mkdir -p $R/fio
+run $R/fio/fio.out 600 sh $T/fio-tap.sh /dev/nullb0 /dev/vda /dev/nvme0n1
+
 # The data path on tmpfs, then on ext4 (virtio-blk) with O_DIRECT on the
 # NVMe disk and null_blk (which does not keep data).
 run $R/abi/rw-tmpfs.out 300 $T/abi/rw /tmp
 mkdir -p /tmp/ext4
 if mkfs.ext4 -q -F /dev/vda && mount -t ext4 /dev/vda /tmp/ext4; then
-	run $R/abi/rw-ext4.out 300 $T/abi/rw /tmp/ext4 /dev/nvme0n1 /dev/nullb0-
+	run $R/abi/rw-ext4.out 300 $T/abi/rw /tmp/ext4 /dev/nvme0n1 /dev/nullb0
+	run $R/abi/stress-ext4.out 300 $T/abi/stress /tmp/ext4/stressfile 0
+	run $R/abi/stress-ext4-direct.out 300 $T/abi/stress /tmp/ext4/stressfile 1
 	hdir=/tmp/ext4/harness
 else
 	echo "rc=1 (no ext4 on /dev/vda)" >$R/abi/rw-ext4.out

@@ -31,7 +31,7 @@ esac
 
 cmdline="console=ttyS0 root=root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=loose ro"
 cmdline+=" init=/usr/local/sbin/aio-guest-init panic=-1 loglevel=7"
-cmdline+=" null_blk.nr_devices=1 null_blk.queue_mode=2 null_blk.gb=1 null_blk.poll_queues=2"
+cmdline+=" null_blk.nr_devices=1 null_blk.queue_mode=2 null_blk.gb=1 null_blk.memory_backed=1 null_blk.poll_queues=2"
 cmdline+=" $extra"
 
 qemu=(qemu-system-x86_64 "${acc[@]}" -m 3G -smp 2 -nodefaults -no-reboot
