@@ -1,19 +1,26 @@
 #!/bin/bash
-# The main job: builds the Rust release kernel, boots it and runs a real fio
-# workload with ioengine=libaio on a virtio-blk disk and on null_blk, and
-# shows fio's output.
-#   tools/run.sh [rust|c]
+# The main job: builds the release kernels (Rust, and C for comparison),
+# boots each in QEMU and runs the same fio job with ioengine=libaio on a
+# virtio-blk disk and on null_blk; shows fio's output for our kernel and a
+# side-by-side IOPS table.
+#   tools/run.sh            Rust and C
+#   tools/run.sh rust       Rust only
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-impl=${1:-rust}
-vmlinux=$("$SRC/tools/kbuild.sh" release "$impl")
-[ -e "$AIO_CACHE/accel" ] || "$SRC/tools/accel-probe.sh" "$vmlinux" >/dev/null
+impls=${*:-rust c}
+for impl in $impls; do
+	"$SRC/tools/kbuild.sh" release "$impl" >/dev/null
+done
+first=$(echo $impls | cut -d' ' -f1)
+[ -e "$AIO_CACHE/accel" ] ||
+	"$SRC/tools/accel-probe.sh" "$ROOT/build/out/release-$first/vmlinux" >/dev/null
 
-work=$AIO_CACHE/runs/run-$impl
-rm -rf "$work"
-mkdir -p "$work"
-cat >"$work/run.sh" <<'GUEST'
+for impl in $impls; do
+	work=$AIO_CACHE/runs/run-$impl
+	rm -rf "$work"
+	mkdir -p "$work"
+	cat >"$work/run.sh" <<'GUEST'
 #!/bin/sh
 cd /mnt/work
 for dev in /dev/vda /dev/nullb0; do
@@ -25,7 +32,22 @@ for dev in /dev/vda /dev/nullb0; do
 	echo "=== fio exit status: $?"
 done >fio.txt
 GUEST
-chmod +x "$work/run.sh"
-log "booting release-$impl (accel $(cat "$AIO_CACHE/accel"))"
-"$SRC/tools/qemu-run.sh" "$vmlinux" "$work" 600
-cat "$work/fio.txt"
+	chmod +x "$work/run.sh"
+	log "booting release-$impl (accel $(cat "$AIO_CACHE/accel"))"
+	"$SRC/tools/qemu-run.sh" "$ROOT/build/out/release-$impl/vmlinux" "$work" 600
+	[ "$impl" = "$first" ] && cat "$work/fio.txt"
+done
+
+iops() {	# iops IMPL DEV
+	awk -v dev="$2" '/^=== fio: / { on = index($0, dev) > 0 }
+		on && /IOPS=/ { sub(/.*IOPS=/, ""); sub(/,.*/, ""); print; exit }' \
+		"$AIO_CACHE/runs/run-$1/fio.txt"
+}
+echo
+printf '%-12s' "device"; for impl in $impls; do printf '%14s' "$impl IOPS"; done; echo
+for dev in /dev/vda /dev/nullb0; do
+	printf '%-12s' "$dev"
+	for impl in $impls; do printf '%14s' "$(iops "$impl" "$dev")"; done
+	echo
+done
+echo "(one run each, $(cat "$AIO_CACHE/accel"), 2 vCPUs; make bench gives alternating rounds)"
