@@ -136,7 +136,18 @@ impl AioKiocb {
         // SAFETY: That was the last reference: we own the box now.
         let req = unsafe { KBox::from_raw(req) };
         req.ctx.complete(&req.res, req.eventfd.as_ref());
-        // Dropping `req` puts the file, the eventfd and the context.
+        Self::release(req);
+    }
+
+    /// Puts what the request holds, then lets `io_destroy` go on, in
+    /// fs/aio.c's order (`iocb_destroy`).
+    fn release(req: KBox<AioKiocb>) {
+        let AioKiocb {
+            ctx, file, eventfd, ..
+        } = KBox::into_inner(req);
+        drop(eventfd);
+        drop(file);
+        ctx.put_inflight();
     }
 
     /// Frees a request whose operation never started; no event is posted.
@@ -146,17 +157,11 @@ impl AioKiocb {
     /// `req` is live and nothing but the caller references it any more.
     unsafe fn destroy(req: *mut AioKiocb) {
         // SAFETY: As documented.
-        drop(unsafe { KBox::from_raw(req) });
+        Self::release(unsafe { KBox::from_raw(req) });
     }
 
     fn kiocb(&self) -> *mut bindings::kiocb {
         self.rw.get()
-    }
-}
-
-impl Drop for AioKiocb {
-    fn drop(&mut self) {
-        self.ctx.put_inflight();
     }
 }
 
