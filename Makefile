@@ -5,8 +5,8 @@
 
 .PHONY: run test test-long setup kernels kunit guest-rust guest-c host-test clean-cache
 
-run:		## build the Rust release kernel, boot it, run fio with libaio
-	tools/run.sh rust
+run:		## build the release kernels, boot each, run fio with libaio: Rust next to C
+	tools/run.sh
 
 test:		## every test; ends with "N passed, N failed"
 	tools/test.sh

@@ -50,4 +50,4 @@ for dev in /dev/vda /dev/nullb0; do
 	for impl in $impls; do printf '%14s' "$(iops "$impl" "$dev")"; done
 	echo
 done
-echo "(one run each, $(cat "$AIO_CACHE/accel"), 2 vCPUs; make bench gives alternating rounds)"
+echo "(one 10 s run each, $(cat "$AIO_CACHE/accel"), 2 vCPUs: a smoke figure, not a benchmark)"
