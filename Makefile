@@ -27,8 +27,10 @@ guest-rust guest-c:	## the user-space suites on one test kernel
 	tools/build-tests.sh
 	tools/run-suites.sh $(subst guest-,,$@)
 
-host-test:	## host unit tests of the kernel-free logic
-	cd tests/host && cargo test --offline
+host-test:	## host unit tests of the kernel-free logic (the tree's cargo)
+	tools/setup.sh
+	bash -c '. tools/lib.sh && in_root /bin/sh -c "cd /build/src/tests/host && \
+		CARGO_HOME=/build/cargo-home CARGO_TARGET_DIR=/build/host-target cargo test --offline"'
 
 clean-cache:	## forget every cached build (the toolchain tree stays)
 	rm -rf /var/cache/aio-rs/root/build /var/cache/aio-rs/runs
