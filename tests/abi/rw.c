@@ -371,6 +371,23 @@ static void test_rlimit(void)
 	close(fd);
 }
 
+/* Reaps n events; true if there were exactly n, each with result res. */
+static int reap_all(int n, struct io_event *ev, long res)
+{
+	int got = 0, bad = 0;
+
+	while (got < n) {
+		long r = io_getevents(ctx, 1, n - got, ev, NULL);
+
+		if (r <= 0)
+			return 0;
+		for (int i = 0; i < r; i++)
+			bad |= ev[i].res != res;
+		got += r;
+	}
+	return !bad;
+}
+
 /*
  * O_DIRECT on a block device: a batch of aligned writes, then reads back
  * (data compared unless the device does not keep data, like null_blk).
@@ -381,7 +398,7 @@ static void test_direct(const char *dev, int keeps_data)
 	struct iocb cbs[N], *list[N];
 	struct io_event ev[N];
 	char *buf;
-	int fd = open(dev, O_RDWR | O_DIRECT), i, got = 0, bad = 0;
+	int fd = open(dev, O_RDWR | O_DIRECT), i, bad = 0;
 
 	if (fd < 0) {
 		CHECK(0, "open %s O_DIRECT", dev);
@@ -396,30 +413,12 @@ static void test_direct(const char *dev, int keeps_data)
 		list[i] = &cbs[i];
 	}
 	CHECK_RET(io_submit(ctx, N, list), N, "O_DIRECT: 64 writes submitted");
-	while (got < N) {
-		long r = io_getevents(ctx, 1, N, ev, NULL);
-
-		if (r <= 0)
-			break;
-		for (i = 0; i < r; i++)
-			bad |= ev[i].res != BS;
-		got += r;
-	}
-	CHECK(got == N && !bad, "O_DIRECT: 64 write events of 4k on %s", dev);
+	CHECK(reap_all(N, ev, BS), "O_DIRECT: 64 write events of 4k on %s", dev);
 	memset(buf, 0, N * BS);
 	for (i = 0; i < N; i++)
 		prep(&cbs[i], IOCB_CMD_PREAD, fd, buf + i * BS, BS, (off_t)i * BS);
 	CHECK_RET(io_submit(ctx, N, list), N, "O_DIRECT: 64 reads submitted");
-	for (got = 0, bad = 0; got < N;) {
-		long r = io_getevents(ctx, 1, N, ev, NULL);
-
-		if (r <= 0)
-			break;
-		for (i = 0; i < r; i++)
-			bad |= ev[i].res != BS;
-		got += r;
-	}
-	CHECK(got == N && !bad, "O_DIRECT: 64 read events of 4k on %s", dev);
+	CHECK(reap_all(N, ev, BS), "O_DIRECT: 64 read events of 4k on %s", dev);
 	if (keeps_data) {
 		for (i = 0; i < N * BS; i++)
 			if (buf[i] != (char)((i / BS) ^ (i & 0xff)))
