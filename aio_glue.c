@@ -167,9 +167,9 @@ void exit_aio(struct mm_struct *mm)
 
 /*
  * Drivers (USB gadget) call this for the kiocbs of reads and writes that aio
- * submitted.  As in fs/aio.c, kiocbs that aio did not submit are ignored;
- * this implementation submits no reads or writes yet, so every kiocb is one
- * of those.
+ * submitted.  As in fs/aio.c, kiocbs that aio did not submit are ignored.
+ * Cancellation of our own reads and writes is not implemented yet: warn once
+ * so that a driver relying on it is noticed (none is in the test configs).
  */
 void kiocb_set_cancel_fn(struct kiocb *iocb, kiocb_cancel_fn *cancel)
 {
