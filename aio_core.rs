@@ -21,17 +21,24 @@ use kernel::uaccess::{UserPtr, UserSlice};
 
 mod abi;
 mod accounting;
+mod cancel;
 mod ffi;
 mod kiocb;
+mod poll;
+mod poll_refs;
 mod ring;
 mod ring_index;
 mod waitbit;
 
 use abi::{IoEvent, Iocb, IOCB_KEY_OFFSET};
+use cancel::CancelList;
 use core::cell::Cell;
 use ring::Ring;
 use ring_index::{events_available, GeometryError, RingGeometry};
 use waitbit::EventWaitQueue;
+
+/// The prefix of our `pr_*` messages (a built-in crate has no `module!`).
+const __LOG_PREFIX: &[u8] = b"aio\0";
 
 /// `KIOCB_KEY`: what `io_submit` stores in `iocb->aio_key`.
 const KIOCB_KEY: u32 = 0;
@@ -72,6 +79,9 @@ pub(crate) struct Kioctx {
     completion: SpinLockIrq<CompletionState>,
     #[pin]
     wait: EventWaitQueue,
+    /// The requests `io_cancel` can reach.
+    #[pin]
+    cancel: CancelList,
 }
 
 /// The producer side of the ring.
@@ -104,6 +114,7 @@ impl Kioctx {
                     "Kioctx::completion"
                 ),
                 wait <- EventWaitQueue::new(c"Kioctx::wait", kernel::static_lock_class!()),
+                cancel <- CancelList::new(),
             }? Error),
             GFP_KERNEL,
         )
@@ -439,6 +450,8 @@ fn lookup(ctx_id: usize) -> Option<Arc<Kioctx>> {
 /// its accounting and unmaps its ring (unless the mm is going away).
 fn kill(contexts: &MmContexts, ctx: &Arc<Kioctx>) -> Result<()> {
     contexts.remove(ctx)?;
+    // Armed polls would keep the context busy for ever.
+    ctx.cancel.kill();
     ctx.wait.wake_all();
     accounting::uncharge(ctx.max_reqs);
     let size = ctx.mmap_size.load(Relaxed);
@@ -619,9 +632,11 @@ fn cancel(ctx_id: usize, user_iocb: UserPtr) -> Result<()> {
     if key != KIOCB_KEY {
         return Err(EINVAL);
     }
-    let _ctx = lookup(ctx_id).ok_or(EINVAL)?;
-    // Only cancellable requests can be found, and none exists yet.
-    Err(EINVAL)
+    let ctx = lookup(ctx_id).ok_or(EINVAL)?;
+    ctx.cancel
+        .cancel(user_iocb.as_const_ptr() as usize as u64)?;
+    // The event of a cancelled request always arrives through the ring.
+    Err(EINPROGRESS)
 }
 
 fn getevents(
@@ -676,6 +691,25 @@ pub extern "C" fn aio_rs_submit(
 #[no_mangle]
 pub extern "C" fn aio_rs_cancel(ctx_id: c_ulong, iocb: *mut bindings::iocb) -> c_long {
     to_ret(cancel(ctx_id, UserPtr::from_ptr(iocb.cast())).map(|()| 0))
+}
+
+/// `kiocb_set_cancel_fn`: a driver makes one of our reads or writes
+/// cancellable.  Other kiocbs are ignored, as in fs/aio.c.
+///
+/// # Safety
+///
+/// `kiocb` is a valid kiocb whose `ki_complete` has not run yet.
+#[no_mangle]
+pub unsafe extern "C" fn aio_rs_set_cancel_fn(
+    kiocb: *mut bindings::kiocb,
+    cancel: bindings::kiocb_cancel_fn,
+) {
+    // SAFETY: `kiocb` is valid (caller).
+    if unsafe { (*kiocb).ki_flags } & bindings::IOCB_AIO_RW as c_int == 0 {
+        return;
+    }
+    let Some(cancel) = cancel else { return };
+    kiocb::set_driver_cancel(kiocb, cancel);
 }
 
 /// The core of `io_getevents` and `io_pgetevents`: `until` is the relative

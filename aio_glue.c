@@ -19,6 +19,7 @@
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/mount.h>
+#include <linux/poll.h>
 #include <linux/pseudo_fs.h>
 #include <linux/sched/signal.h>
 #include <linux/syscalls.h>
@@ -151,6 +152,11 @@ static int __init aio_rs_init(void)
 		.kill_sb	= kill_anon_super,
 	};
 
+	/* poll.rs spells these out: bindgen cannot evaluate __force casts. */
+	BUILD_BUG_ON((__force u32)EPOLLERR != 0x0008);
+	BUILD_BUG_ON((__force u32)EPOLLHUP != 0x0010);
+	BUILD_BUG_ON((__force u32)POLLFREE != 0x4000);
+
 	aio_mnt = kern_mount(&aio_fs);
 	if (IS_ERR(aio_mnt))
 		panic("Failed to create aio fs mount.");
@@ -176,6 +182,49 @@ void kiocb_set_cancel_fn(struct kiocb *iocb, kiocb_cancel_fn *cancel)
 	WARN_ON_ONCE(iocb->ki_flags & IOCB_AIO_RW);
 }
 EXPORT_SYMBOL(kiocb_set_cancel_fn);
+
+/* ---- IOCB_CMD_POLL: the inline helpers poll.rs needs. ---- */
+
+__poll_t aio_rs_vfs_poll(struct file *file, struct poll_table_struct *pt)
+{
+	return vfs_poll(file, pt);
+}
+
+__poll_t aio_rs_demangle_poll(u16 val)
+{
+	return demangle_poll(val);
+}
+
+u16 aio_rs_mangle_poll(__poll_t val)
+{
+	return mangle_poll(val);
+}
+
+/*
+ * Takes @wait off @head if it is still on it.  The lock is IRQ-safe: wake-ups
+ * may come from interrupts.
+ */
+void aio_rs_wait_dequeue(struct wait_queue_head *head,
+			 struct wait_queue_entry *wait)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&head->lock, flags);
+	if (!list_empty(&wait->entry))
+		list_del_init(&wait->entry);
+	spin_unlock_irqrestore(&head->lock, flags);
+}
+
+/* Takes @wait off its queue, whose lock the caller holds (wake functions). */
+void aio_rs_wait_del_locked(struct wait_queue_entry *wait)
+{
+	list_del_init(&wait->entry);
+}
+
+void aio_rs_list_del_init(struct list_head *entry)
+{
+	list_del_init(entry);
+}
 
 /* ---- System calls: argument conversion as in fs/aio.c, then Rust. ---- */
 

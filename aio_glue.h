@@ -15,12 +15,23 @@ struct file;
 struct iocb;
 struct io_event;
 struct mm_struct;
+struct list_head;
+struct poll_table_struct;
+struct wait_queue_entry;
+struct wait_queue_head;
 
 /* Implemented in C (aio_glue.c), called from Rust. */
 struct file *aio_rs_ring_file_create(size_t size, void **mem);
 long aio_rs_ring_file_mmap(struct file *file, size_t size);
 extern unsigned long aio_rs_nr;
 extern unsigned long aio_rs_max_nr;
+__poll_t aio_rs_vfs_poll(struct file *file, struct poll_table_struct *pt);
+__poll_t aio_rs_demangle_poll(u16 val);
+u16 aio_rs_mangle_poll(__poll_t val);
+void aio_rs_wait_dequeue(struct wait_queue_head *head,
+			 struct wait_queue_entry *wait);
+void aio_rs_wait_del_locked(struct wait_queue_entry *wait);
+void aio_rs_list_del_init(struct list_head *entry);
 
 /* Implemented in Rust, called from C.  They return 0/count or -errno. */
 long aio_rs_setup(unsigned int nr_events, void __user *ctxp, bool compat);
@@ -33,5 +44,6 @@ long aio_rs_getevents(unsigned long ctx_id, long min_nr, long nr,
 int aio_rs_ring_mremap(struct mm_struct *mm, struct file *file,
 		       unsigned long start, unsigned long len);
 void aio_rs_exit_mm(struct mm_struct *mm);
+void aio_rs_set_cancel_fn(struct kiocb *iocb, kiocb_cancel_fn *cancel);
 
 #endif /* _FS_AIO_RS_GLUE_H */

@@ -2,6 +2,7 @@
 
 //! The C half of the glue (`aio_glue.c`, declared in `aio_glue.h`).
 
+use kernel::bindings::{list_head, wait_queue_entry, wait_queue_head};
 use kernel::ffi::{c_long, c_ulong, c_void};
 
 extern "C" {
@@ -17,4 +18,17 @@ extern "C" {
     pub(crate) static mut aio_rs_nr: c_ulong;
     /// `/proc/sys/fs/aio-max-nr`.
     pub(crate) static mut aio_rs_max_nr: c_ulong;
+    /// `vfs_poll()` of a `struct file` with a `struct poll_table_struct`
+    /// (both `void *` for the same reason as files above).
+    pub(crate) fn aio_rs_vfs_poll(file: *mut c_void, pt: *mut c_void) -> u32;
+    /// `demangle_poll()`: user `POLL*` bits to `EPOLL*` ones.
+    pub(crate) fn aio_rs_demangle_poll(val: u16) -> u32;
+    /// `mangle_poll()`: `EPOLL*` bits to user `POLL*` ones.
+    pub(crate) fn aio_rs_mangle_poll(val: u32) -> u16;
+    /// Takes `wait` off `head` if it is still queued there (takes the lock).
+    pub(crate) fn aio_rs_wait_dequeue(head: *mut wait_queue_head, wait: *mut wait_queue_entry);
+    /// Takes `wait` off its queue; the caller holds the queue's lock.
+    pub(crate) fn aio_rs_wait_del_locked(wait: *mut wait_queue_entry);
+    /// `list_del_init()`.
+    pub(crate) fn aio_rs_list_del_init(entry: *mut list_head);
 }

@@ -10,12 +10,15 @@
 //! frees what the submitter still uses.
 
 use crate::abi::{IoEvent, Iocb};
+use crate::cancel::Canceller;
 use crate::Kioctx;
+use core::cell::Cell;
 use core::ptr::NonNull;
 use kernel::bindings;
 use kernel::error::to_result;
 use kernel::ffi::{c_int, c_long};
 use kernel::prelude::*;
+use kernel::sync::atomic::{Acquire, Atomic, Release};
 use kernel::sync::{Arc, Refcount};
 use kernel::types::Opaque;
 use kernel::workqueue::{self, impl_has_work, new_work, Work, WorkItem};
@@ -99,6 +102,7 @@ enum Op {
     Read,
     Write,
     Fsync { datasync: bool },
+    Poll,
 }
 
 /// An in-flight request.
@@ -107,7 +111,9 @@ enum Op {
 ///
 /// `rw` is only initialised for reads and writes; `refs` counts the
 /// references described in the module documentation.  A request lives in a
-/// `KBox` that whoever drops the last reference frees.
+/// `KBox` that whoever drops the last reference frees.  `cancel_link` is an
+/// initialised list entry from the moment the request is boxed; it and
+/// `canceller` belong to the context's cancel list.
 #[repr(C)]
 pub(crate) struct AioKiocb {
     /// The VFS I/O control block of reads and writes; `ki_complete` finds the
@@ -120,6 +126,12 @@ pub(crate) struct AioKiocb {
     res: IoEvent,
     op: Op,
     refs: Refcount,
+    /// The entry on the context's cancel list (fs/aio.c's `ki_list`).
+    cancel_link: Opaque<bindings::list_head>,
+    canceller: Cell<Option<Canceller>>,
+    /// Whether a driver made this read or write cancellable: its
+    /// completion must then unlink it.
+    driver_cancel: Atomic<bool>,
 }
 
 impl AioKiocb {
@@ -128,7 +140,7 @@ impl AioKiocb {
     /// # Safety
     ///
     /// `req` is a live request and the caller owns one of its references.
-    unsafe fn put(req: *mut AioKiocb) {
+    pub(crate) unsafe fn put(req: *mut AioKiocb) {
         // SAFETY: `req` is live (caller).
         if !unsafe { &(*req).refs }.dec_and_test() {
             return;
@@ -160,8 +172,62 @@ impl AioKiocb {
         Self::release(unsafe { KBox::from_raw(req) });
     }
 
-    fn kiocb(&self) -> *mut bindings::kiocb {
+    pub(crate) fn kiocb(&self) -> *mut bindings::kiocb {
         self.rw.get()
+    }
+
+    pub(crate) fn ctx(&self) -> &Arc<Kioctx> {
+        &self.ctx
+    }
+
+    pub(crate) fn file_ptr(&self) -> *mut bindings::file {
+        self.file.as_ptr()
+    }
+
+    pub(crate) fn has_eventfd(&self) -> bool {
+        self.eventfd.is_some()
+    }
+
+    /// The user's iocb pointer, as the event's `obj` will carry it.
+    pub(crate) fn user_iocb(&self) -> u64 {
+        self.res.obj
+    }
+
+    /// Sets the result the event will carry.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns the completion reference, and nothing else writes
+    /// the result.
+    pub(crate) unsafe fn set_result(req: *mut AioKiocb, res: i64) {
+        // SAFETY: As documented.
+        unsafe { (*req).res.res = res };
+    }
+
+    /// The entry on the context's cancel list.
+    pub(crate) fn cancel_link(&self) -> *mut bindings::list_head {
+        self.cancel_link.get()
+    }
+
+    /// The request whose `cancel_link` is `link`.
+    pub(crate) fn from_cancel_link(link: *mut bindings::list_head) -> *mut AioKiocb {
+        link.cast::<u8>()
+            .wrapping_sub(core::mem::offset_of!(AioKiocb, cancel_link))
+            .cast()
+    }
+
+    /// Records how to cancel the request; the cancel list calls it with its
+    /// lock held, before linking.
+    pub(crate) fn set_canceller(&self, canceller: Canceller) {
+        if matches!(canceller, Canceller::Driver(_)) {
+            self.driver_cancel.store(true, Release);
+        }
+        self.canceller.set(Some(canceller));
+    }
+
+    /// How the request is cancelled, once linked.
+    pub(crate) fn canceller(&self) -> Option<Canceller> {
+        self.canceller.get()
     }
 }
 
@@ -189,12 +255,33 @@ unsafe extern "C" fn aio_complete_rw(kiocb: *mut bindings::kiocb, res: c_long) {
     let req = kiocb.cast::<AioKiocb>();
     // SAFETY: The request is live (caller); nothing else touches `res` now.
     unsafe {
+        if (*req).driver_cancel.load(Acquire) {
+            (*req).ctx.cancel.unlink(req);
+        }
         if (*req).op == Op::Write && is_regular((*kiocb).ki_filp) {
             bindings::kiocb_end_write(kiocb);
         }
         (*req).res.res = res as i64;
         (*req).res.res2 = 0;
         AioKiocb::put(req);
+    }
+}
+
+/// `kiocb_set_cancel_fn` for one of our reads or writes.
+pub(crate) fn set_driver_cancel(
+    kiocb: *mut bindings::kiocb,
+    cancel: unsafe extern "C" fn(*mut bindings::kiocb) -> c_int,
+) {
+    // `IOCB_AIO_RW` kiocbs are the `rw` field, first in our `repr(C)`
+    // request, and the driver calls this before completing it.
+    let req = kiocb.cast::<AioKiocb>();
+    // SAFETY: The request is live until its completion, which unlinks it.
+    unsafe {
+        if (*req).canceller().is_some() {
+            kernel::pr_warn_once!("aio: kiocb_set_cancel_fn called twice\n");
+            return;
+        }
+        (*req).ctx.cancel.link(req, Canceller::Driver(cancel));
     }
 }
 
@@ -225,7 +312,7 @@ fn submit_with_slot(ctx: &Arc<Kioctx>, iocb: &Iocb, user_iocb: usize, compat: bo
         bindings::IOCB_CMD_PWRITE | bindings::IOCB_CMD_PWRITEV => Op::Write,
         bindings::IOCB_CMD_FSYNC => Op::Fsync { datasync: false },
         bindings::IOCB_CMD_FDSYNC => Op::Fsync { datasync: true },
-        // IOCB_CMD_POLL is not served yet; the rest is unknown to C too.
+        bindings::IOCB_CMD_POLL => Op::Poll,
         _ => return Err(EINVAL),
     };
     if !ctx.get_inflight() {
@@ -245,11 +332,17 @@ fn submit_with_slot(ctx: &Arc<Kioctx>, iocb: &Iocb, user_iocb: usize, compat: bo
             },
             op,
             refs: Refcount::new(2),
+            cancel_link: Opaque::uninit(),
+            canceller: Cell::new(None),
+            driver_cancel: Atomic::new(false),
         },
         GFP_KERNEL,
     )
     .inspect_err(|_| ctx.put_inflight())?;
     let req = KBox::into_raw(req);
+    // SAFETY: The request is in its final place; the link is initialised
+    // before anything can see it.
+    unsafe { bindings::INIT_LIST_HEAD((*req).cancel_link()) };
     // SAFETY: `req` is live and we own both references until `issue` hands
     // the completion one on (or fails without doing so).
     let res = unsafe { issue(req, iocb, compat) };
@@ -276,6 +369,8 @@ unsafe fn issue(req: *mut AioKiocb, iocb: &Iocb, compat: bool) -> Result {
         Op::Read | Op::Write => unsafe { issue_rw(req, iocb, op == Op::Write, compat) },
         // SAFETY: As for `issue`.
         Op::Fsync { datasync } => unsafe { issue_fsync(req, iocb, datasync) },
+        // SAFETY: As for `issue`.
+        Op::Poll => unsafe { crate::poll::arm(req, iocb) },
     }
 }
 

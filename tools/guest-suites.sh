@@ -18,6 +18,7 @@ for t in setup_destroy getevents_submit compat32; do
 	run $R/abi/$t.out 300 $T/abi/$t
 done
 run $R/abi/implementation.out 60 $T/abi/implementation "$impl"
+run $R/abi/poll_cancel.out 300 $T/abi/poll_cancel
 
 # Stress (threads, shared and private contexts, user-space reaping) and
 # fio on the raw devices, before /dev/vda gets a file system.

@@ -20,10 +20,8 @@ printf '#!/bin/sh\nexec sh /mnt/work/guest-suites.sh %s\n' "$impl" >"$work/run.s
 chmod +x "$work/run.sh"
 # libaio's harness cases (HARNESS_CASES overrides).  6, 11, 14, 18 and 20
 # take minutes each on a TCG debug guest: tools/harness-long.sh runs them on
-# the release kernels.  22 and 23 need IOCB_CMD_POLL, which the Rust side
-# does not serve yet: they run on C only until it does.
-cases="2 3 4 5 7 8 10 12 13 15 16 17 19 21"
-[ "$impl" = c ] && cases="$cases 22 23"
+# the release kernels.
+cases="2 3 4 5 7 8 10 12 13 15 16 17 19 21 22 23"
 echo "${HARNESS_CASES:-$cases}" >"$work/harness-cases"
 
 rc=0

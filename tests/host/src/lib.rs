@@ -3,5 +3,10 @@
 #[path = "../../../ring_index.rs"]
 pub mod ring_index;
 
+#[path = "../../../poll_refs.rs"]
+pub mod poll_refs;
+
 #[cfg(test)]
 mod ring_index_tests;
+#[cfg(test)]
+mod poll_refs_tests;
