@@ -2,6 +2,7 @@
 # Compiles the user-space tests inside the toolchain tree, into
 # $ROOT/build/tests (visible in the guest at /build/tests):
 #   abi/*      our ABI tests (TAP), 64-bit, plus compat32 built with -m32
+#   bench/*    the micro-benchmarks of `make bench`
 #   harness/   libaio's harness cases, against the system libaio
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -10,7 +11,7 @@ set -euo pipefail
 in_root /bin/bash -ec '
 	out=/build/tests
 	rm -rf $out.new
-	mkdir -p $out.new/abi $out.new/harness
+	mkdir -p $out.new/abi $out.new/bench $out.new/harness
 	cflags="-O2 -g -Wall -Werror"
 	for t in /build/src/tests/abi/*.c; do
 		n=$(basename $t .c)
@@ -18,6 +19,9 @@ in_root /bin/bash -ec '
 		compat32) gcc $cflags -m32 -static -o $out.new/abi/$n $t ;;
 		*) gcc $cflags -o $out.new/abi/$n $t -lpthread ;;
 		esac
+	done
+	for t in /build/src/tests/bench/*.c; do
+		gcc $cflags -o $out.new/bench/$(basename $t .c) $t -lpthread
 	done
 	cp -a /usr/src/libaio/harness/. $out.new/harness/
 	make -s -C $out.new/harness LIBAIO=-laio all >/dev/null

@@ -73,6 +73,9 @@ step lint "$SRC/tools/lint.sh"
 step kunit "$SRC/tools/kunit-runner.sh" rust
 step guest-rust "$SRC/tools/run-suites.sh" rust
 step guest-c "$SRC/tools/run-suites.sh" c
+# The benchmark's smoke configuration (test kernels, one tiny cell): only
+# that it still produces every figure; nothing here is about speed.
+step bench-smoke env BENCH_SMOKE=1 "$SRC/tools/bench.sh"
 
 echo
 echo "Summary ($(( $(date +%s) - t0 ))s, accel $(cat "$AIO_CACHE/accel" 2>/dev/null || echo ?)):"

@@ -1,0 +1,245 @@
+#!/usr/bin/env python3
+"""Report of one `make bench` run (runs in the toolchain tree).
+
+    bench-report.py DIR [HOST_DIR] [--smoke-check]
+
+DIR holds `environment` and one `round-N-IMPL/out/` directory per guest
+boot.  Prints the table, writes results.json (every raw figure, the medians
+and the ratios), results.csv (one row per cell and kernel/engine) and
+iops.png (IOPS against iodepth, one line per engine and kernel).  HOST_DIR
+is only used to print where the files are as seen from the host.  With
+--smoke-check it also prints "bench-smoke: N passed, N failed": whether every
+series, both micro-measurements and the plot produced a figure.
+"""
+import csv
+import glob
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+
+FIO_RE = re.compile(r"fio-(?P<engine>[a-z_-]+)-qd(?P<qd>\d+)-(?P<mode>single|batched)-j(?P<jobs>\d+)\.json$")
+# What the columns are: (kernel, engine) pairs.
+SERIES = [("rust", "libaio"), ("c", "libaio"), ("c", "io_uring"), ("c", "io_uring-polled")]
+
+
+def label(kernel, engine):
+    return {"rust": "ours", "c": "C"}[kernel] + " " + engine
+
+
+def load_fio(path):
+    with open(path) as f:
+        text = f.read()
+    # fio may print warnings before the JSON object.
+    data = json.loads(text[text.index("{"):])
+    job = data["jobs"][0]
+    rd = job["read"]
+    ios = rd.get("total_ios") or 0
+    return {
+        "iops": rd["iops"],
+        "usr_cpu": job["usr_cpu"],
+        "sys_cpu": job["sys_cpu"],
+        "ctx": job["ctx"],
+        "total_ios": ios,
+        "ctx_per_io": job["ctx"] / ios if ios else None,
+        "clat_mean_us": rd.get("clat_ns", {}).get("mean", 0) / 1000.0,
+    }
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def main():
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    d = args[0]
+    host_dir = args[1] if len(args) > 1 else d
+    env = {}
+    with open(os.path.join(d, "environment")) as f:
+        for line in f:
+            k, _, v = line.rstrip("\n").partition("=")
+            env[k] = v
+
+    raw = []
+    micro = []
+    for rdir in sorted(glob.glob(os.path.join(d, "round-*-*"))):
+        m = re.search(r"round-(\d+)-(rust|c)$", rdir)
+        if not m:
+            continue
+        rnd, kernel = int(m.group(1)), m.group(2)
+        for p in sorted(glob.glob(os.path.join(rdir, "out", "fio-*.json"))):
+            fm = FIO_RE.search(os.path.basename(p))
+            if not fm:
+                continue
+            try:
+                fig = load_fio(p)
+            except (ValueError, KeyError, IndexError) as e:
+                print(f"bench: unreadable {p}: {e}", file=sys.stderr)
+                continue
+            raw.append(dict(round=rnd, kernel=kernel, engine=fm["engine"], qd=int(fm["qd"]),
+                            mode=fm["mode"], jobs=int(fm["jobs"]), **fig))
+        for name in ("wakeups", "submit_latency"):
+            p = os.path.join(rdir, "out", name + ".json")
+            if os.path.exists(p):
+                with open(p) as f:
+                    micro.append(dict(round=rnd, kernel=kernel, measure=name, **json.load(f)))
+
+    # Medians over rounds, per cell and series.
+    cells = sorted({(r["jobs"], r["mode"], r["qd"]) for r in raw},
+                   key=lambda c: (c[0], c[1] != "single", c[2]))
+    med = {}
+    for (jobs, mode, qd) in cells:
+        for kernel, engine in SERIES:
+            rows = [r for r in raw if (r["jobs"], r["mode"], r["qd"], r["kernel"], r["engine"]) ==
+                    (jobs, mode, qd, kernel, engine)]
+            if rows:
+                med[(jobs, mode, qd, kernel, engine)] = {
+                    k: median([r[k] for r in rows])
+                    for k in ("iops", "usr_cpu", "sys_cpu", "ctx_per_io", "clat_mean_us")
+                } | {"rounds": len(rows)}
+
+    def ratio(a, b):
+        return a / b if a and b else None
+
+    table = []
+    for (jobs, mode, qd) in cells:
+        ours = med.get((jobs, mode, qd, "rust", "libaio"), {})
+        c_aio = med.get((jobs, mode, qd, "c", "libaio"), {})
+        uring = med.get((jobs, mode, qd, "c", "io_uring"), {})
+        polled = med.get((jobs, mode, qd, "c", "io_uring-polled"), {})
+        table.append(dict(
+            jobs=jobs, mode=mode, qd=qd,
+            **{f"iops_{k}_{e}": med.get((jobs, mode, qd, k, e), {}).get("iops") for k, e in SERIES},
+            **{f"ctx_per_io_{k}_{e}": med.get((jobs, mode, qd, k, e), {}).get("ctx_per_io") for k, e in SERIES},
+            **{f"cpu_{k}_{e}": (lambda m: m["usr_cpu"] + m["sys_cpu"] if m else None)(med.get((jobs, mode, qd, k, e)))
+               for k, e in SERIES},
+            ours_over_c=ratio(ours.get("iops"), c_aio.get("iops")),
+            ours_over_io_uring=ratio(ours.get("iops"), uring.get("iops")),
+            ours_over_io_uring_polled=ratio(ours.get("iops"), polled.get("iops")),
+        ))
+
+    micro_med = {}
+    for name, keys in (("wakeups", ("wakeups_per_event", "voluntary_switches", "events")),
+                       ("submit_latency", ("submit_p50_us", "submit_p99_us", "submit_max_us", "iops"))):
+        for kernel in ("rust", "c"):
+            rows = [m for m in micro if m["measure"] == name and m["kernel"] == kernel]
+            if rows:
+                micro_med[f"{name}_{kernel}"] = {k: median([r.get(k) for r in rows]) for k in keys} | {
+                    "rounds": len(rows)}
+
+    # The table.
+    def f(v, fmt="{:.0f}"):
+        return fmt.format(v) if v is not None else "-"
+
+    print()
+    print("make bench: 4k random reads on null_blk, medians over "
+          f"{env.get('rounds')} alternating rounds ({env.get('flavour')} kernels, {env.get('accel')}, "
+          f"{env.get('guest')})")
+    hdr = (f"{'jobs':>4} {'mode':>7} {'qd':>4} | " + " ".join(f"{label(k, e):>18}" for k, e in SERIES) +
+           f" | {'ours/C':>7} {'ours/uring':>10} {'ours/polled':>11} | {'ctx/IO ours':>11} {'ctx/IO C':>9}"
+           f" | {'cpu% ours':>9} {'cpu% C':>7}")
+    print(hdr)
+    print("-" * len(hdr))
+    for t in table:
+        print(f"{t['jobs']:>4} {t['mode']:>7} {t['qd']:>4} | " +
+              " ".join(f"{f(t[f'iops_{k}_{e}']):>18}" for k, e in SERIES) +
+              f" | {f(t['ours_over_c'], '{:.2f}'):>7} {f(t['ours_over_io_uring'], '{:.2f}'):>10}"
+              f" {f(t['ours_over_io_uring_polled'], '{:.2f}'):>11}"
+              f" | {f(t['ctx_per_io_rust_libaio'], '{:.3f}'):>11} {f(t['ctx_per_io_c_libaio'], '{:.3f}'):>9}"
+              f" | {f(t['cpu_rust_libaio'], '{:.0f}'):>9} {f(t['cpu_c_libaio'], '{:.0f}'):>7}")
+    if table:
+        geo = [t["ours_over_c"] for t in table if t["ours_over_c"]]
+        geo_u = [t["ours_over_io_uring"] for t in table if t["ours_over_io_uring"]]
+        if geo:
+            print(f"geometric mean ours/C: {statistics.geometric_mean(geo):.2f}"
+                  + (f", ours/io_uring: {statistics.geometric_mean(geo_u):.2f}" if geo_u else ""))
+    print()
+    print("micro-measurements (medians over rounds):")
+    for kernel in ("rust", "c"):
+        w = micro_med.get(f"wakeups_{kernel}")
+        s = micro_med.get(f"submit_latency_{kernel}")
+        name = {"rust": "ours", "c": "C"}[kernel]
+        print(f"  {name:>4}: wake-ups per event at min_nr=16: {f(w and w['wakeups_per_event'], '{:.3f}')}"
+              f" | cold buffered 4k reads, qd 32, time in io_submit: p50 {f(s and s['submit_p50_us'], '{:.0f}')} us,"
+              f" p99 {f(s and s['submit_p99_us'], '{:.0f}')} us, {f(s and s['iops'])} IOPS")
+
+    results = {"environment": env, "raw_fio": raw, "raw_micro": micro,
+               "cells": table, "micro": micro_med}
+    with open(os.path.join(d, "results.json"), "w") as fh:
+        json.dump(results, fh, indent=1)
+    with open(os.path.join(d, "results.csv"), "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["jobs", "mode", "iodepth", "kernel", "engine", "rounds", "iops", "usr_cpu", "sys_cpu",
+                    "ctx_per_io", "clat_mean_us", "ours_over_this"])
+        for (jobs, mode, qd, kernel, engine), m in sorted(med.items()):
+            ours = med.get((jobs, mode, qd, "rust", "libaio"), {}).get("iops")
+            w.writerow([jobs, mode, qd, kernel, engine, m["rounds"], f"{m['iops']:.0f}",
+                        f"{m['usr_cpu']:.1f}", f"{m['sys_cpu']:.1f}",
+                        "" if m["ctx_per_io"] is None else f"{m['ctx_per_io']:.4f}",
+                        f"{m['clat_mean_us']:.1f}", "" if not ours else f"{ours / m['iops']:.3f}"])
+        for key, m in sorted(micro_med.items()):
+            for k, v in m.items():
+                w.writerow(["", "micro", "", key, k, "", v, "", "", "", "", ""])
+
+    plot(d, cells, med)
+    print()
+    print(f"files: {host_dir}/results.json, results.csv, iops.png")
+    if "--smoke-check" in sys.argv:
+        return smoke_check(d, med, micro_med)
+    return 0
+
+
+def smoke_check(d, med, micro_med):
+    """Every series and measurement produced a figure (not: how fast)."""
+    checks = [(f"fio {label(k, e)}", any(key[3:] == (k, e) and m["iops"] for key, m in med.items()))
+              for k, e in SERIES]
+    checks += [(f"{name} {kernel}", f"{name}_{kernel}" in micro_med)
+               for name in ("wakeups", "submit_latency") for kernel in ("rust", "c")]
+    checks.append(("plot", os.path.getsize(os.path.join(d, "iops.png")) > 0
+                   if os.path.exists(os.path.join(d, "iops.png")) else False))
+    for name, ok in checks:
+        if not ok:
+            print(f"bench-smoke: no figure for {name}")
+    passed = sum(ok for _, ok in checks)
+    print(f"bench-smoke: {passed} passed, {len(checks) - passed} failed")
+    return 0 if passed == len(checks) else 1
+
+
+def plot(d, cells, med):
+    """IOPS against iodepth: one panel per (jobs, mode), one line per series."""
+    panels = sorted({(j, m) for (j, m, _) in cells}, key=lambda p: (p[0], p[1] != "single"))
+    if not panels:
+        return
+    script = []
+    rows = 1 if len(panels) <= 2 else 2
+    cols = (len(panels) + rows - 1) // rows
+    script.append(f"set terminal png size {640 * cols},{420 * rows} font ',10'")
+    script.append(f"set output '{d}/iops.png'")
+    script.append(f"set multiplot layout {rows},{cols}")
+    script.append("set logscale x 2; set xlabel 'iodepth'; set ylabel 'IOPS'; set key left top; set grid")
+    for jobs, mode in panels:
+        plots = []
+        for kernel, engine in SERIES:
+            pts = [(qd, med[(jobs, mode, qd, kernel, engine)]["iops"])
+                   for (j, m, qd) in cells if (j, m) == (jobs, mode) and (jobs, mode, qd, kernel, engine) in med]
+            if not pts:
+                continue
+            data = os.path.join(d, f"plot-{jobs}-{mode}-{kernel}-{engine}.dat")
+            with open(data, "w") as fh:
+                for qd, iops in pts:
+                    fh.write(f"{qd} {iops}\n")
+            plots.append(f"'{data}' using 1:2 with linespoints title '{label(kernel, engine)}'")
+        script.append(f"set title '4k randread, null\\_blk, {jobs} job(s), {mode} submit/complete'")
+        script.append("plot " + ", ".join(plots))
+    script.append("unset multiplot")
+    try:
+        subprocess.run(["gnuplot"], input="\n".join(script), text=True, check=True)
+    except (OSError, subprocess.CalledProcessError) as e:
+        print(f"bench: gnuplot failed: {e}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+#!/bin/bash
+# `make bench`: our AIO against C aio and io_uring, side by side, in one run.
+# Builds the release kernels (Rust and C, the same config fragments but the
+# implementation choice), boots each with identical QEMU settings, and
+# alternates them over BENCH_ROUNDS rounds (Rust first in odd rounds, C
+# first in even ones) so that drift on a noisy host cancels.  The report
+# (tools/bench-report.py) gives medians over rounds and the ratios.
+#
+# Settings (environment):
+#   BENCH_ROUNDS   rounds, at least 3 (default 3)
+#   BENCH_RUNTIME  seconds per fio cell (default 3)
+#   BENCH_FLAVOUR  release (default) or test (the debug kernels)
+#   BENCH_SMOKE=1  one round, one fio cell, tiny micro-measurements, on the
+#                  test kernels: what `make test` runs so that this keeps
+#                  working; its figures mean nothing.
+# Output: a table on the terminal, and results.json, results.csv and
+# iops.png in $ROOT/build/bench/<date>/ (also linked as bench/latest; the
+# toolchain tree, because gnuplot and python live there).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+smoke=${BENCH_SMOKE:-0}
+if [ "$smoke" = 1 ]; then
+	rounds=1 flavour=${BENCH_FLAVOUR:-test}
+else
+	rounds=${BENCH_ROUNDS:-3} flavour=${BENCH_FLAVOUR:-release}
+	[ "$rounds" -ge 3 ] || { echo "bench: BENCH_ROUNDS must be at least 3" >&2; exit 2; }
+fi
+
+for impl in rust c; do
+	"$SRC/tools/kbuild.sh" "$flavour" "$impl" >/dev/null
+done
+"$SRC/tools/build-tests.sh"
+[ -e "$AIO_CACHE/accel" ] ||
+	"$SRC/tools/accel-probe.sh" "$ROOT/build/out/$flavour-c/vmlinux" >/dev/null
+accel=$(cat "$AIO_CACHE/accel")
+
+stamp=$(date +%Y%m%d-%H%M%S)
+[ "$smoke" = 1 ] && stamp=smoke
+dir=$ROOT/build/bench/$stamp
+rm -rf "$dir"
+mkdir -p "$dir"
+[ "$smoke" = 1 ] || ln -sfn "$stamp" "$ROOT/build/bench/latest"
+
+conf() {	# conf IMPL: the guest's settings for one kernel
+	local engines=libaio
+	[ "$1" = c ] && engines="libaio io_uring io_uring-polled"
+	if [ "$smoke" = 1 ]; then
+		cat <<-EOF
+		ENGINES="$engines"
+		RUNTIME=1
+		IODEPTHS="8"
+		JOBS="1"
+		MODES="single"
+		WAKE_EVENTS=64
+		WAKE_GAP_US=200
+		LAT_READS=64
+		LAT_FILE_MB=8
+		EOF
+	else
+		cat <<-EOF
+		ENGINES="$engines"
+		RUNTIME=${BENCH_RUNTIME:-3}
+		IODEPTHS="1 8 32 128"
+		JOBS="1 2"
+		MODES="single batched"
+		WAKE_EVENTS=2048
+		WAKE_GAP_US=200
+		LAT_READS=2048
+		LAT_FILE_MB=256
+		EOF
+	fi
+}
+
+{
+	echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	echo "accel=$accel"
+	echo "flavour=$flavour"
+	echo "rounds=$rounds"
+	echo "host_cpus=$(nproc)"
+	echo "host_cpu=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
+	echo "guest=2 vCPUs, 3 GiB, null_blk memory_backed poll_queues=2, virtio-blk cache=unsafe"
+	echo "kernel=$(cat "$ROOT/build/linux/Makefile" | awk '/^VERSION/ { v = $3 } /^PATCHLEVEL/ { p = $3 } /^SUBLEVEL/ { s = $3 } END { print v "." p "." s }')"
+	echo "fio=$(in_root fio --version)"
+	echo "commit=$(git -C "$SRC" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+} >"$dir/environment"
+
+for round in $(seq 1 "$rounds"); do
+	order="rust c"
+	[ $((round % 2)) = 0 ] && order="c rust"
+	for impl in $order; do
+		work=$dir/round-$round-$impl
+		mkdir -p "$work"
+		cp "$SRC/tools/guest-bench.sh" "$work/guest-bench.sh"
+		printf '#!/bin/sh\nexec sh /mnt/work/guest-bench.sh\n' >"$work/run.sh"
+		chmod +x "$work/run.sh"
+		conf "$impl" >"$work/bench.conf"
+		log "bench round $round/$rounds: $flavour-$impl ($accel)"
+		"$SRC/tools/qemu-run.sh" "$ROOT/build/out/$flavour-$impl/vmlinux" "$work" 3600 ||
+			log "bench: guest $flavour-$impl failed in round $round (see $work/console.log)"
+	done
+done
+
+check=
+[ "$smoke" = 1 ] && check=--smoke-check
+in_root python3 /build/src/tools/bench-report.py "${dir#"$ROOT"}" "$dir" $check
