@@ -28,6 +28,7 @@ mod poll;
 mod poll_refs;
 mod ring;
 mod ring_index;
+mod slots;
 mod waitbit;
 
 use abi::{IoEvent, Iocb, IOCB_KEY_OFFSET};
@@ -35,6 +36,7 @@ use cancel::CancelList;
 use core::cell::Cell;
 use ring::Ring;
 use ring_index::{events_available, GeometryError, RingGeometry};
+use slots::ReqSlots;
 use waitbit::EventWaitQueue;
 
 /// The prefix of our `pr_*` messages (a built-in crate has no `module!`).
@@ -55,7 +57,7 @@ pub(crate) struct Kioctx {
     /// What `io_setup` was asked for, as charged to `aio-nr`.
     max_reqs: u32,
     /// Ring slots that no request holds yet (one slot always stays empty).
-    reqs_available: Atomic<i32>,
+    slots: ReqSlots,
     /// The context id: the user address of the ring mapping.
     user_id: Atomic<usize>,
     /// The index in the mm's table (`ring->id`), once inserted.
@@ -94,11 +96,12 @@ struct CompletionState {
 }
 
 impl Kioctx {
-    fn new(max_reqs: u32, geometry: &RingGeometry) -> Result<Arc<Self>> {
+    fn new(max_reqs: u32, geometry: &RingGeometry, cpus: u32) -> Result<Arc<Self>> {
         let ring = Ring::new(geometry)?;
+        let slots = ReqSlots::new(geometry.max_in_flight(), cpus)?;
         Arc::pin_init(
             try_pin_init!(Self {
-                reqs_available: Atomic::new(geometry.max_in_flight() as i32),
+                slots,
                 ring,
                 max_reqs,
                 user_id: Atomic::new(0),
@@ -127,7 +130,7 @@ impl Kioctx {
     /// Takes one ring slot for a new request; `false` if the ring is full
     /// even after taking back the slots of events consumed since.
     fn get_req_slot(&self) -> bool {
-        if self.try_take_slot() {
+        if self.slots.try_get() {
             return true;
         }
         {
@@ -138,23 +141,12 @@ impl Kioctx {
                 self.refill_slots(&mut state, head);
             }
         }
-        self.try_take_slot()
-    }
-
-    fn try_take_slot(&self) -> bool {
-        let mut avail = self.reqs_available.load(Relaxed);
-        while avail > 0 {
-            match self.reqs_available.cmpxchg(avail, avail - 1, Acquire) {
-                Ok(_) => return true,
-                Err(seen) => avail = seen,
-            }
-        }
-        false
+        self.slots.try_get()
     }
 
     /// Returns `nr` slots taken by [`Self::get_req_slot`].
     fn put_req_slots(&self, nr: u32) {
-        self.reqs_available.fetch_add(nr as i32, Release);
+        self.slots.put(nr);
     }
 
     /// fs/aio.c's `refill_reqs_available`: the slots of posted events that
@@ -491,7 +483,7 @@ fn setup(nr_events: u32, ctxp: UserPtr, compat: bool) -> Result<()> {
     }
 
     let mm = current_mm()?;
-    let ctx = Kioctx::new(nr_events, &geometry)?;
+    let ctx = Kioctx::new(nr_events, &geometry, cpus)?;
     let base = ctx.ring.map().map_err(|_| ENOMEM)?;
     ctx.mmap_base.store(base, Relaxed);
     ctx.mmap_size.store(ctx.ring.size(), Relaxed);

@@ -19,6 +19,7 @@
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/mount.h>
+#include <linux/percpu.h>
 #include <linux/poll.h>
 #include <linux/pseudo_fs.h>
 #include <linux/sched/signal.h>
@@ -224,6 +225,18 @@ void aio_rs_wait_del_locked(struct wait_queue_entry *wait)
 void aio_rs_list_del_init(struct list_head *entry)
 {
 	list_del_init(entry);
+}
+
+/* ---- Per-CPU slot caches (slots.rs). ---- */
+
+unsigned int __percpu *aio_rs_slot_cache_alloc(void)
+{
+	return alloc_percpu(unsigned int);
+}
+
+unsigned int *aio_rs_slot_cache_this_cpu(unsigned int __percpu *cache)
+{
+	return this_cpu_ptr(cache);
 }
 
 /* ---- System calls: argument conversion as in fs/aio.c, then Rust. ---- */

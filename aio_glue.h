@@ -32,6 +32,8 @@ void aio_rs_wait_dequeue(struct wait_queue_head *head,
 			 struct wait_queue_entry *wait);
 void aio_rs_wait_del_locked(struct wait_queue_entry *wait);
 void aio_rs_list_del_init(struct list_head *entry);
+unsigned int __percpu *aio_rs_slot_cache_alloc(void);
+unsigned int *aio_rs_slot_cache_this_cpu(unsigned int __percpu *cache);
 
 /* Implemented in Rust, called from C.  They return 0/count or -errno. */
 long aio_rs_setup(unsigned int nr_events, void __user *ctxp, bool compat);

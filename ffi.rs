@@ -29,6 +29,10 @@ extern "C" {
     pub(crate) fn aio_rs_wait_dequeue(head: *mut wait_queue_head, wait: *mut wait_queue_entry);
     /// Takes `wait` off its queue; the caller holds the queue's lock.
     pub(crate) fn aio_rs_wait_del_locked(wait: *mut wait_queue_entry);
+    /// `alloc_percpu(unsigned int)`: zeroed, or NULL.
+    pub(crate) fn aio_rs_slot_cache_alloc() -> *mut c_void;
+    /// `this_cpu_ptr()` of such an allocation; interrupts must be off.
+    pub(crate) fn aio_rs_slot_cache_this_cpu(cache: *mut c_void) -> *mut u32;
     /// `list_del_init()`.
     pub(crate) fn aio_rs_list_del_init(entry: *mut list_head);
 }

@@ -379,3 +379,50 @@ pub(crate) unsafe fn arm(req: *mut AioKiocb, iocb: &Iocb) -> Result {
     drop(unsafe { Arc::from_raw(this) });
     Err(Error::from_errno(table.error))
 }
+
+#[cfg(CONFIG_AIO_RUST_KUNIT_TEST)]
+#[kunit_tests(aio_rs_poll)]
+mod tests {
+    use super::*;
+    use crate::poll_refs::POLL_CANCELLED;
+
+    fn word(v: u32) -> PollRefs<KernelWord> {
+        PollRefs(KernelWord(Atomic::new(v)))
+    }
+
+    #[test]
+    fn ownership_on_the_kernel_atomic() {
+        let refs = word(0);
+        assert!(refs.get_ownership());
+        assert!(!refs.get_ownership());
+        // A wake-up came in before the owner polled: one poll covers both.
+        let mut polls = 0;
+        assert_eq!(
+            refs.check(|| {
+                polls += 1;
+                0
+            }),
+            PollOutcome::Armed
+        );
+        assert_eq!(polls, 1);
+        assert_eq!(refs.0.load(), 0);
+    }
+
+    #[test]
+    fn submitter_and_cancel() {
+        let refs = word(PollRefs::<KernelWord>::ARMING);
+        assert!(!refs.cancel());
+        assert_eq!(refs.0.load(), POLL_CANCELLED | 2);
+        assert!(refs.disarm_submitter());
+        assert_eq!(refs.check(|| EPOLLERR), PollOutcome::Cancelled);
+    }
+
+    #[test]
+    fn poll_constants_match_uapi() {
+        // SAFETY: Pure functions of their argument.
+        unsafe {
+            assert_eq!(ffi::aio_rs_demangle_poll(0x10) & EPOLLHUP, EPOLLHUP);
+            assert_eq!(ffi::aio_rs_mangle_poll(EPOLLERR | POLLFREE), 0x8);
+        }
+    }
+}

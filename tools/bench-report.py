@@ -216,7 +216,7 @@ def plot(d, cells, med):
     script = []
     rows = 1 if len(panels) <= 2 else 2
     cols = (len(panels) + rows - 1) // rows
-    script.append(f"set terminal png size {640 * cols},{420 * rows} font ',10'")
+    script.append(f"set terminal png size {640 * cols},{420 * rows} font ',10' noenhanced")
     script.append(f"set output '{d}/iops.png'")
     script.append(f"set multiplot layout {rows},{cols}")
     script.append("set logscale x 2; set xlabel 'iodepth'; set ylabel 'IOPS'; set key left top; set grid")
@@ -232,7 +232,7 @@ def plot(d, cells, med):
                 for qd, iops in pts:
                     fh.write(f"{qd} {iops}\n")
             plots.append(f"'{data}' using 1:2 with linespoints title '{label(kernel, engine)}'")
-        script.append(f"set title '4k randread, null\\_blk, {jobs} job(s), {mode} submit/complete'")
+        script.append(f"set title '4k randread, null_blk, {jobs} job(s), {mode} submit/complete'")
         script.append("plot " + ", ".join(plots))
     script.append("unset multiplot")
     try:

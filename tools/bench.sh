@@ -10,6 +10,9 @@
 #   BENCH_ROUNDS   rounds, at least 3 (default 3)
 #   BENCH_RUNTIME  seconds per fio cell (default 3)
 #   BENCH_FLAVOUR  release (default) or test (the debug kernels)
+#   BENCH_IODEPTHS, BENCH_JOBS, BENCH_MODES  narrow the matrix for a quick
+#                  A/B (defaults "1 8 32 128", "1 2", "single batched")
+#   BENCH_MICRO=0  skip the two micro-measurements
 #   BENCH_SMOKE=1  one round, one fio cell, tiny micro-measurements, on the
 #                  test kernels: what `make test` runs so that this keeps
 #                  working; its figures mean nothing.
@@ -52,6 +55,7 @@ conf() {	# conf IMPL: the guest's settings for one kernel
 		IODEPTHS="8"
 		JOBS="1"
 		MODES="single"
+		MICRO=1
 		WAKE_EVENTS=64
 		WAKE_GAP_US=200
 		LAT_READS=64
@@ -61,9 +65,10 @@ conf() {	# conf IMPL: the guest's settings for one kernel
 		cat <<-EOF
 		ENGINES="$engines"
 		RUNTIME=${BENCH_RUNTIME:-3}
-		IODEPTHS="1 8 32 128"
-		JOBS="1 2"
-		MODES="single batched"
+		IODEPTHS="${BENCH_IODEPTHS:-1 8 32 128}"
+		JOBS="${BENCH_JOBS:-1 2}"
+		MODES="${BENCH_MODES:-single batched}"
+		MICRO=${BENCH_MICRO:-1}
 		WAKE_EVENTS=2048
 		WAKE_GAP_US=200
 		LAT_READS=2048
