@@ -81,7 +81,7 @@ def main():
                 continue
             raw.append(dict(round=rnd, kernel=kernel, engine=fm["engine"], qd=int(fm["qd"]),
                             mode=fm["mode"], jobs=int(fm["jobs"]), **fig))
-        for name in ("wakeups", "submit_latency"):
+        for name in ("wakeups", "submit_latency", "syscall_cost"):
             p = os.path.join(rdir, "out", name + ".json")
             if os.path.exists(p):
                 with open(p) as f:
@@ -123,7 +123,9 @@ def main():
 
     micro_med = {}
     for name, keys in (("wakeups", ("wakeups_per_event", "voluntary_switches", "events")),
-                       ("submit_latency", ("submit_p50_us", "submit_p99_us", "submit_max_us", "iops"))):
+                       ("submit_latency", ("submit_p50_us", "submit_p99_us", "submit_max_us", "iops")),
+                       ("syscall_cost", ("null_syscall_ns", "getevents_empty_ns", "submit_einval_ns",
+                                         "read_roundtrip_ns"))):
         for kernel in ("rust", "c"):
             rows = [m for m in micro if m["measure"] == name and m["kernel"] == kernel]
             if rows:
@@ -165,6 +167,13 @@ def main():
         print(f"  {name:>4}: wake-ups per event at min_nr=16: {f(w and w['wakeups_per_event'], '{:.3f}')}"
               f" | cold buffered 4k reads, qd 32, time in io_submit: p50 {f(s and s['submit_p50_us'], '{:.0f}')} us,"
               f" p99 {f(s and s['submit_p99_us'], '{:.0f}')} us, {f(s and s['iops'])} IOPS")
+    for kernel in ("rust", "c"):
+        c = micro_med.get(f"syscall_cost_{kernel}")
+        name = {"rust": "ours", "c": "C"}[kernel]
+        if c:
+            print(f"  {name:>4}: ns per call: getppid {f(c['null_syscall_ns'])}, io_getevents on an empty ring "
+                  f"{f(c['getevents_empty_ns'])}, io_submit failing EINVAL {f(c['submit_einval_ns'])}, "
+                  f"1-byte read submit+reap {f(c['read_roundtrip_ns'])}")
 
     results = {"environment": env, "raw_fio": raw, "raw_micro": micro,
                "cells": table, "micro": micro_med}
@@ -197,7 +206,7 @@ def smoke_check(d, med, micro_med):
     checks = [(f"fio {label(k, e)}", any(key[3:] == (k, e) and m["iops"] for key, m in med.items()))
               for k, e in SERIES]
     checks += [(f"{name} {kernel}", f"{name}_{kernel}" in micro_med)
-               for name in ("wakeups", "submit_latency") for kernel in ("rust", "c")]
+               for name in ("wakeups", "submit_latency", "syscall_cost") for kernel in ("rust", "c")]
     checks.append(("plot", os.path.getsize(os.path.join(d, "iops.png")) > 0
                    if os.path.exists(os.path.join(d, "iops.png")) else False))
     for name, ok in checks:

@@ -12,7 +12,7 @@
 #   BENCH_FLAVOUR  release (default) or test (the debug kernels)
 #   BENCH_IODEPTHS, BENCH_JOBS, BENCH_MODES  narrow the matrix for a quick
 #                  A/B (defaults "1 8 32 128", "1 2", "single batched")
-#   BENCH_MICRO=0  skip the two micro-measurements
+#   BENCH_MICRO=0  skip the micro-measurements
 #   BENCH_SMOKE=1  one round, one fio cell, tiny micro-measurements, on the
 #                  test kernels: what `make test` runs so that this keeps
 #                  working; its figures mean nothing.
@@ -56,6 +56,7 @@ conf() {	# conf IMPL: the guest's settings for one kernel
 		JOBS="1"
 		MODES="single"
 		MICRO=1
+		COST_ITERATIONS=200
 		WAKE_EVENTS=64
 		WAKE_GAP_US=200
 		LAT_READS=64
@@ -69,6 +70,7 @@ conf() {	# conf IMPL: the guest's settings for one kernel
 		JOBS="${BENCH_JOBS:-1 2}"
 		MODES="${BENCH_MODES:-single batched}"
 		MICRO=${BENCH_MICRO:-1}
+		COST_ITERATIONS=20000
 		WAKE_EVENTS=2048
 		WAKE_GAP_US=200
 		LAT_READS=2048

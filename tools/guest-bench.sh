@@ -4,6 +4,7 @@
 # /mnt/work/bench.conf; every figure lands as JSON in /mnt/work/out/.
 #   fio-ENGINE-qdN-MODE-jJ.json   fio's own JSON for one matrix cell
 #   wakeups.json, submit_latency.json   the two micro-measurements
+#   syscall_cost.json   ns per call of each AIO system call path
 . /mnt/work/bench.conf
 O=/mnt/work/out
 B=/build/tests/bench
@@ -43,6 +44,11 @@ if [ "${MICRO:-1}" = 0 ]; then
 	echo done >$O/complete
 	exit 0
 fi
+
+# What each AIO system call path costs (lookup, reaping, submit, a read
+# that completes inside io_submit), to locate differences.
+timeout -k 5 300 $B/syscall_cost "$COST_ITERATIONS" \
+	>$O/syscall_cost.json 2>$O/syscall_cost.log || rm -f $O/syscall_cost.json
 
 # Wake-ups per completion: a sleeper in io_getevents(min_nr=16, nr=32)
 # while reads complete one by one.
