@@ -125,7 +125,7 @@ def main():
     for name, keys in (("wakeups", ("wakeups_per_event", "voluntary_switches", "events")),
                        ("submit_latency", ("submit_p50_us", "submit_p99_us", "submit_max_us", "iops")),
                        ("syscall_cost", ("null_syscall_ns", "getevents_empty_ns", "submit_einval_ns",
-                                         "read_roundtrip_ns"))):
+                                         "read_roundtrip_ns", "read_user_reap_ns"))):
         for kernel in ("rust", "c"):
             rows = [m for m in micro if m["measure"] == name and m["kernel"] == kernel]
             if rows:
@@ -173,7 +173,8 @@ def main():
         if c:
             print(f"  {name:>4}: ns per call: getppid {f(c['null_syscall_ns'])}, io_getevents on an empty ring "
                   f"{f(c['getevents_empty_ns'])}, io_submit failing EINVAL {f(c['submit_einval_ns'])}, "
-                  f"1-byte read submit+reap {f(c['read_roundtrip_ns'])}")
+                  f"1-byte read submit+reap {f(c['read_roundtrip_ns'])} "
+                  f"(reaped in user space: {f(c['read_user_reap_ns'])})")
 
     results = {"environment": env, "raw_fio": raw, "raw_micro": micro,
                "cells": table, "micro": micro_med}
