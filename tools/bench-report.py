@@ -23,9 +23,15 @@ import sys
 FIO_RE = re.compile(r"fio-(?P<engine>[a-z_-]+)-qd(?P<qd>\d+)-(?P<mode>single|batched)-j(?P<jobs>\d+)\.json$")
 # What the columns are: (kernel, engine) pairs.
 SERIES = [("rust", "libaio"), ("c", "libaio"), ("c", "io_uring"), ("c", "io_uring-polled")]
+# io_uring on our kernel: the same code as on the C kernel, so its ratio to the
+# C kernel's io_uring shows how much the two kernels differ outside AIO (code
+# layout, drift).  Near 1.0, the libaio ratio is about AIO alone.
+CONTROL = ("rust", "io_uring")
 
 
 def label(kernel, engine):
+    if (kernel, engine) == CONTROL:
+        return "io_uring, our kernel"
     return {"rust": "ours", "c": "C"}[kernel] + " " + engine
 
 
@@ -92,7 +98,7 @@ def main():
                    key=lambda c: (c[0], c[1] != "single", c[2]))
     med = {}
     for (jobs, mode, qd) in cells:
-        for kernel, engine in SERIES:
+        for kernel, engine in SERIES + [CONTROL]:
             rows = [r for r in raw if (r["jobs"], r["mode"], r["qd"], r["kernel"], r["engine"]) ==
                     (jobs, mode, qd, kernel, engine)]
             if rows:
@@ -119,6 +125,7 @@ def main():
             ours_over_c=ratio(ours.get("iops"), c_aio.get("iops")),
             ours_over_io_uring=ratio(ours.get("iops"), uring.get("iops")),
             ours_over_io_uring_polled=ratio(ours.get("iops"), polled.get("iops")),
+            control=ratio(med.get((jobs, mode, qd) + CONTROL, {}).get("iops"), uring.get("iops")),
         ))
 
     micro_med = {}
@@ -142,7 +149,7 @@ def main():
           f"{env.get('guest')})")
     hdr = (f"{'jobs':>4} {'mode':>7} {'qd':>4} | " + " ".join(f"{label(k, e):>18}" for k, e in SERIES) +
            f" | {'ours/C':>7} {'ours/uring':>10} {'ours/polled':>11} | {'ctx/IO ours':>11} {'ctx/IO C':>9}"
-           f" | {'cpu% ours':>9} {'cpu% C':>7}")
+           f" | {'cpu% ours':>9} {'cpu% C':>7} | {'control':>7}")
     print(hdr)
     print("-" * len(hdr))
     for t in table:
@@ -151,13 +158,17 @@ def main():
               f" | {f(t['ours_over_c'], '{:.2f}'):>7} {f(t['ours_over_io_uring'], '{:.2f}'):>10}"
               f" {f(t['ours_over_io_uring_polled'], '{:.2f}'):>11}"
               f" | {f(t['ctx_per_io_rust_libaio'], '{:.3f}'):>11} {f(t['ctx_per_io_c_libaio'], '{:.3f}'):>9}"
-              f" | {f(t['cpu_rust_libaio'], '{:.0f}'):>9} {f(t['cpu_c_libaio'], '{:.0f}'):>7}")
+              f" | {f(t['cpu_rust_libaio'], '{:.0f}'):>9} {f(t['cpu_c_libaio'], '{:.0f}'):>7}"
+              f" | {f(t['control'], '{:.2f}'):>7}")
     if table:
         geo = [t["ours_over_c"] for t in table if t["ours_over_c"]]
         geo_u = [t["ours_over_io_uring"] for t in table if t["ours_over_io_uring"]]
+        geo_c = [t["control"] for t in table if t["control"]]
         if geo:
             print(f"geometric mean ours/C: {statistics.geometric_mean(geo):.2f}"
-                  + (f", ours/io_uring: {statistics.geometric_mean(geo_u):.2f}" if geo_u else ""))
+                  + (f", ours/io_uring: {statistics.geometric_mean(geo_u):.2f}" if geo_u else "")
+                  + (f"; control (io_uring, our kernel / C kernel): {statistics.geometric_mean(geo_c):.2f}"
+                     if geo_c else ""))
     print()
     print("micro-measurements (medians over rounds):")
     for kernel in ("rust", "c"):
@@ -205,7 +216,7 @@ def main():
 def smoke_check(d, med, micro_med):
     """Every series and measurement produced a figure (not: how fast)."""
     checks = [(f"fio {label(k, e)}", any(key[3:] == (k, e) and m["iops"] for key, m in med.items()))
-              for k, e in SERIES]
+              for k, e in SERIES + [CONTROL]]
     checks += [(f"{name} {kernel}", f"{name}_{kernel}" in micro_med)
                for name in ("wakeups", "submit_latency", "syscall_cost") for kernel in ("rust", "c")]
     checks.append(("plot", os.path.getsize(os.path.join(d, "iops.png")) > 0
@@ -232,7 +243,7 @@ def plot(d, cells, med):
     script.append("set logscale x 2; set xlabel 'iodepth'; set ylabel 'IOPS'; set key left top; set grid")
     for jobs, mode in panels:
         plots = []
-        for kernel, engine in SERIES:
+        for kernel, engine in SERIES + [CONTROL]:
             pts = [(qd, med[(jobs, mode, qd, kernel, engine)]["iops"])
                    for (j, m, qd) in cells if (j, m) == (jobs, mode) and (jobs, mode, qd, kernel, engine) in med]
             if not pts:

@@ -46,7 +46,8 @@ mkdir -p "$dir"
 [ "$smoke" = 1 ] || ln -sfn "$stamp" "$ROOT/build/bench/latest"
 
 conf() {	# conf IMPL: the guest's settings for one kernel
-	local engines=libaio
+	# io_uring on our kernel is the control: the same code on both kernels.
+	local engines="libaio io_uring"
 	[ "$1" = c ] && engines="libaio io_uring io_uring-polled"
 	if [ "$smoke" = 1 ]; then
 		cat <<-EOF
