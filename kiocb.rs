@@ -210,10 +210,19 @@ impl AioKiocb {
     }
 
     /// The request whose `cancel_link` is `link`.
-    pub(crate) fn from_cancel_link(link: *mut bindings::list_head) -> *mut AioKiocb {
-        link.cast::<u8>()
-            .wrapping_sub(core::mem::offset_of!(AioKiocb, cancel_link))
-            .cast()
+    ///
+    /// # Safety
+    ///
+    /// `link` is the `cancel_link` of a request.
+    pub(crate) unsafe fn from_cancel_link(link: *mut bindings::list_head) -> *mut AioKiocb {
+        // SAFETY: As documented: both pointers are inside the request.
+        unsafe {
+            kernel::container_of!(
+                link.cast::<Opaque<bindings::list_head>>(),
+                AioKiocb,
+                cancel_link
+            )
+        }
     }
 
     /// Records how to cancel the request; the cancel list calls it with its

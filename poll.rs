@@ -218,13 +218,14 @@ unsafe extern "C" fn poll_wake(
     _sync: c_int,
     key: *mut c_void,
 ) -> c_int {
-    // `wait` is the first field of the `repr(Rust)` struct only by chance:
-    // compute the container properly.
-    let this = wait
-        .cast::<u8>()
-        .wrapping_sub(core::mem::offset_of!(PollRequest, wait))
-        .cast::<PollRequest>()
-        .cast_const();
+    // SAFETY: `wait` is the `wait` field of a `PollRequest` (caller).
+    let this = unsafe {
+        kernel::container_of!(
+            wait.cast::<Opaque<bindings::wait_queue_entry>>(),
+            PollRequest,
+            wait
+        )
+    };
     // SAFETY: Armed, so alive while its entry is on the queue (caller).
     let poll = unsafe { &*this };
     let mask = key as usize as u32;
