@@ -5,7 +5,10 @@
 use kernel::transmute::FromBytes;
 
 /// `IOCB_FLAG_RESFD`: signal the eventfd in `aio_resfd` on completion.
-pub(crate) const IOCB_FLAG_RESFD: u32 = 1 << 0;
+pub(crate) const IOCB_FLAG_RESFD: u32 = kernel::bindings::IOCB_FLAG_RESFD;
+
+/// `IOCB_FLAG_IOPRIO`: `aio_reqprio` is an I/O priority.
+pub(crate) const IOCB_FLAG_IOPRIO: u32 = kernel::bindings::IOCB_FLAG_IOPRIO;
 
 /// `struct iocb`, in its little-endian layout (`aio_key` before
 /// `aio_rw_flags`).
@@ -25,6 +28,10 @@ pub(crate) struct Iocb {
     pub(crate) aio_flags: u32,
     pub(crate) aio_resfd: u32,
 }
+
+/// `KIOCB_KEY`: what `io_submit` stores in `iocb->aio_key`, and what
+/// `io_cancel` expects there.
+pub(crate) const KIOCB_KEY: u32 = 0;
 
 /// Byte offset of `aio_key` in `struct iocb`.
 pub(crate) const IOCB_KEY_OFFSET: usize = 8;

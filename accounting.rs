@@ -6,27 +6,44 @@
 //! glue).  `aio-nr` changes only here, by compare-and-exchange, so no lock is
 //! needed; `aio-max-nr` is written by the sysctl handler and only read here.
 
-use crate::ffi;
+use kernel::bindings;
 use kernel::prelude::*;
 use kernel::sync::atomic::{Atomic, Relaxed};
 
 fn aio_nr() -> &'static Atomic<usize> {
     // `aio_rs_nr` is an aligned, static `unsigned long` (same layout as `usize`).
     // SAFETY: Other than here it is only read (by the sysctl handler).
-    unsafe { Atomic::from_ptr(core::ptr::addr_of_mut!(ffi::aio_rs_nr).cast::<usize>()) }
+    unsafe { Atomic::from_ptr(core::ptr::addr_of_mut!(bindings::aio_rs_nr).cast::<usize>()) }
 }
 
 /// The current `aio-max-nr`.
 pub(crate) fn max_nr() -> usize {
-    let max = core::ptr::addr_of_mut!(ffi::aio_rs_max_nr).cast::<usize>();
+    let max = core::ptr::addr_of_mut!(bindings::aio_rs_max_nr).cast::<usize>();
     // SAFETY: As in `aio_nr()`; the sysctl handler's writes are plain stores
     // of a whole word, as in fs/aio.c.
     unsafe { Atomic::from_ptr(max) }.load(Relaxed)
 }
 
+/// Events charged to `aio-nr`, given back when dropped unless
+/// [`Charge::keep`] hands them over to a context.
+pub(crate) struct Charge(u32);
+
+impl Charge {
+    /// The context returns the charge when it dies.
+    pub(crate) fn keep(self) {
+        core::mem::forget(self);
+    }
+}
+
+impl Drop for Charge {
+    fn drop(&mut self) {
+        uncharge(self.0);
+    }
+}
+
 /// Charges `nr` events to `aio-nr`; `EAGAIN` if that would pass
 /// `aio-max-nr` (or overflow).
-pub(crate) fn charge(nr: u32) -> Result {
+pub(crate) fn charge(nr: u32) -> Result<Charge> {
     let counter = aio_nr();
     let mut cur = counter.load(Relaxed);
     loop {
@@ -35,7 +52,7 @@ pub(crate) fn charge(nr: u32) -> Result {
             _ => return Err(EAGAIN),
         };
         match counter.cmpxchg(cur, new, Relaxed) {
-            Ok(_) => return Ok(()),
+            Ok(_) => return Ok(Charge(nr)),
             Err(seen) => cur = seen,
         }
     }

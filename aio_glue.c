@@ -19,8 +19,6 @@
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/mount.h>
-#include <linux/percpu.h>
-#include <linux/poll.h>
 #include <linux/pseudo_fs.h>
 #include <linux/sched/signal.h>
 #include <linux/syscalls.h>
@@ -153,11 +151,6 @@ static int __init aio_rs_init(void)
 		.kill_sb	= kill_anon_super,
 	};
 
-	/* poll.rs spells these out: bindgen cannot evaluate __force casts. */
-	BUILD_BUG_ON((__force u32)EPOLLERR != 0x0008);
-	BUILD_BUG_ON((__force u32)EPOLLHUP != 0x0010);
-	BUILD_BUG_ON((__force u32)POLLFREE != 0x4000);
-
 	aio_mnt = kern_mount(&aio_fs);
 	if (IS_ERR(aio_mnt))
 		panic("Failed to create aio fs mount.");
@@ -173,71 +166,15 @@ void exit_aio(struct mm_struct *mm)
 }
 
 /*
- * Drivers (USB gadget) call this for the kiocbs of reads and writes that aio
- * submitted.  As in fs/aio.c, kiocbs that aio did not submit are ignored.
- * Cancellation of our own reads and writes is not implemented yet: warn once
- * so that a driver relying on it is noticed (none is in the test configs).
+ * Drivers (USB FunctionFS) call this for the kiocbs of reads and writes, to
+ * make them cancellable by io_cancel.  The Rust side ignores kiocbs that AIO
+ * did not submit (io_uring's reach here too) before it looks any further.
  */
 void kiocb_set_cancel_fn(struct kiocb *iocb, kiocb_cancel_fn *cancel)
 {
-	WARN_ON_ONCE(iocb->ki_flags & IOCB_AIO_RW);
+	aio_rs_set_cancel_fn(iocb, cancel);
 }
 EXPORT_SYMBOL(kiocb_set_cancel_fn);
-
-/* ---- IOCB_CMD_POLL: the inline helpers poll.rs needs. ---- */
-
-__poll_t aio_rs_vfs_poll(struct file *file, struct poll_table_struct *pt)
-{
-	return vfs_poll(file, pt);
-}
-
-__poll_t aio_rs_demangle_poll(u16 val)
-{
-	return demangle_poll(val);
-}
-
-u16 aio_rs_mangle_poll(__poll_t val)
-{
-	return mangle_poll(val);
-}
-
-/*
- * Takes @wait off @head if it is still on it.  The lock is IRQ-safe: wake-ups
- * may come from interrupts.
- */
-void aio_rs_wait_dequeue(struct wait_queue_head *head,
-			 struct wait_queue_entry *wait)
-{
-	unsigned long flags;
-
-	spin_lock_irqsave(&head->lock, flags);
-	if (!list_empty(&wait->entry))
-		list_del_init(&wait->entry);
-	spin_unlock_irqrestore(&head->lock, flags);
-}
-
-/* Takes @wait off its queue, whose lock the caller holds (wake functions). */
-void aio_rs_wait_del_locked(struct wait_queue_entry *wait)
-{
-	list_del_init(&wait->entry);
-}
-
-void aio_rs_list_del_init(struct list_head *entry)
-{
-	list_del_init(entry);
-}
-
-/* ---- Per-CPU slot caches (slots.rs). ---- */
-
-unsigned int __percpu *aio_rs_slot_cache_alloc(void)
-{
-	return alloc_percpu(unsigned int);
-}
-
-unsigned int *aio_rs_slot_cache_this_cpu(unsigned int __percpu *cache)
-{
-	return this_cpu_ptr(cache);
-}
 
 /* ---- System calls: argument conversion as in fs/aio.c, then Rust. ---- */
 
@@ -307,6 +244,38 @@ SYSCALL_DEFINE5(io_getevents, aio_context_t, ctx_id,
 }
 #endif
 
+/*
+ * The common part of the io_pgetevents variants, once the timeout and the
+ * signal-mask argument are in kernel memory: the mask is installed for the
+ * wait, as pselect does.
+ */
+static long do_io_pgetevents(aio_context_t ctx_id, long min_nr, long nr,
+			     struct io_event __user *events,
+			     struct timespec64 *ts, const void __user *sigmask,
+			     size_t sigsetsize, bool compat)
+{
+	bool interrupted;
+	int ret;
+
+#ifdef CONFIG_COMPAT
+	if (compat)
+		ret = set_compat_user_sigmask(sigmask, sigsetsize);
+	else
+#endif
+		ret = set_user_sigmask(sigmask, sigsetsize);
+	if (ret)
+		return ret;
+
+	ret = do_io_getevents(ctx_id, min_nr, nr, events, ts);
+
+	interrupted = signal_pending(current);
+	restore_saved_sigmask_unless(interrupted);
+	if (interrupted && !ret)
+		ret = -ERESTARTNOHAND;
+
+	return ret;
+}
+
 struct __aio_sigset {
 	const sigset_t __user	*sigmask;
 	size_t		sigsetsize;
@@ -322,8 +291,6 @@ SYSCALL_DEFINE6(io_pgetevents,
 {
 	struct __aio_sigset	ksig = { NULL, };
 	struct timespec64	ts;
-	bool interrupted;
-	int ret;
 
 	if (timeout && unlikely(get_timespec64(&ts, timeout)))
 		return -EFAULT;
@@ -331,18 +298,8 @@ SYSCALL_DEFINE6(io_pgetevents,
 	if (usig && copy_from_user(&ksig, usig, sizeof(ksig)))
 		return -EFAULT;
 
-	ret = set_user_sigmask(ksig.sigmask, ksig.sigsetsize);
-	if (ret)
-		return ret;
-
-	ret = do_io_getevents(ctx_id, min_nr, nr, events, timeout ? &ts : NULL);
-
-	interrupted = signal_pending(current);
-	restore_saved_sigmask_unless(interrupted);
-	if (interrupted && !ret)
-		ret = -ERESTARTNOHAND;
-
-	return ret;
+	return do_io_pgetevents(ctx_id, min_nr, nr, events, timeout ? &ts : NULL,
+				ksig.sigmask, ksig.sigsetsize, false);
 }
 
 #if defined(CONFIG_COMPAT_32BIT_TIME) && !defined(CONFIG_64BIT)
@@ -356,8 +313,6 @@ SYSCALL_DEFINE6(io_pgetevents_time32,
 {
 	struct __aio_sigset	ksig = { NULL, };
 	struct timespec64	ts;
-	bool interrupted;
-	int ret;
 
 	if (timeout && unlikely(get_old_timespec32(&ts, timeout)))
 		return -EFAULT;
@@ -365,18 +320,8 @@ SYSCALL_DEFINE6(io_pgetevents_time32,
 	if (usig && copy_from_user(&ksig, usig, sizeof(ksig)))
 		return -EFAULT;
 
-	ret = set_user_sigmask(ksig.sigmask, ksig.sigsetsize);
-	if (ret)
-		return ret;
-
-	ret = do_io_getevents(ctx_id, min_nr, nr, events, timeout ? &ts : NULL);
-
-	interrupted = signal_pending(current);
-	restore_saved_sigmask_unless(interrupted);
-	if (interrupted && !ret)
-		ret = -ERESTARTNOHAND;
-
-	return ret;
+	return do_io_pgetevents(ctx_id, min_nr, nr, events, timeout ? &ts : NULL,
+				ksig.sigmask, ksig.sigsetsize, false);
 }
 #endif
 
@@ -417,8 +362,6 @@ COMPAT_SYSCALL_DEFINE6(io_pgetevents,
 {
 	struct __compat_aio_sigset ksig = { 0, };
 	struct timespec64 t;
-	bool interrupted;
-	int ret;
 
 	if (timeout && get_old_timespec32(&t, timeout))
 		return -EFAULT;
@@ -426,18 +369,8 @@ COMPAT_SYSCALL_DEFINE6(io_pgetevents,
 	if (usig && copy_from_user(&ksig, usig, sizeof(ksig)))
 		return -EFAULT;
 
-	ret = set_compat_user_sigmask(compat_ptr(ksig.sigmask), ksig.sigsetsize);
-	if (ret)
-		return ret;
-
-	ret = do_io_getevents(ctx_id, min_nr, nr, events, timeout ? &t : NULL);
-
-	interrupted = signal_pending(current);
-	restore_saved_sigmask_unless(interrupted);
-	if (interrupted && !ret)
-		ret = -ERESTARTNOHAND;
-
-	return ret;
+	return do_io_pgetevents(ctx_id, min_nr, nr, events, timeout ? &t : NULL,
+				compat_ptr(ksig.sigmask), ksig.sigsetsize, true);
 }
 #endif
 
@@ -451,8 +384,6 @@ COMPAT_SYSCALL_DEFINE6(io_pgetevents_time64,
 {
 	struct __compat_aio_sigset ksig = { 0, };
 	struct timespec64 t;
-	bool interrupted;
-	int ret;
 
 	if (timeout && get_timespec64(&t, timeout))
 		return -EFAULT;
@@ -460,17 +391,7 @@ COMPAT_SYSCALL_DEFINE6(io_pgetevents_time64,
 	if (usig && copy_from_user(&ksig, usig, sizeof(ksig)))
 		return -EFAULT;
 
-	ret = set_compat_user_sigmask(compat_ptr(ksig.sigmask), ksig.sigsetsize);
-	if (ret)
-		return ret;
-
-	ret = do_io_getevents(ctx_id, min_nr, nr, events, timeout ? &t : NULL);
-
-	interrupted = signal_pending(current);
-	restore_saved_sigmask_unless(interrupted);
-	if (interrupted && !ret)
-		ret = -ERESTARTNOHAND;
-
-	return ret;
+	return do_io_pgetevents(ctx_id, min_nr, nr, events, timeout ? &t : NULL,
+				compat_ptr(ksig.sigmask), ksig.sigsetsize, true);
 }
 #endif

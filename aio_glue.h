@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The interface between the C glue (aio_glue.c) and the Rust crate
- * (aio_core.rs).  The Rust side declares the C half in ffi.rs; keep both in
- * step.
+ * (aio_core.rs).  bindgen reads this header (rust/bindings/bindings_helper.h),
+ * so Rust calls the C half through these very declarations, and `#[export]`
+ * checks each Rust function below against its declaration: a mismatch fails
+ * the build.
  */
 #ifndef _FS_AIO_RS_GLUE_H
 #define _FS_AIO_RS_GLUE_H
@@ -15,25 +17,12 @@ struct file;
 struct iocb;
 struct io_event;
 struct mm_struct;
-struct list_head;
-struct poll_table_struct;
-struct wait_queue_entry;
-struct wait_queue_head;
 
 /* Implemented in C (aio_glue.c), called from Rust. */
 struct file *aio_rs_ring_file_create(size_t size, void **mem);
 long aio_rs_ring_file_mmap(struct file *file, size_t size);
 extern unsigned long aio_rs_nr;
 extern unsigned long aio_rs_max_nr;
-__poll_t aio_rs_vfs_poll(struct file *file, struct poll_table_struct *pt);
-__poll_t aio_rs_demangle_poll(u16 val);
-u16 aio_rs_mangle_poll(__poll_t val);
-void aio_rs_wait_dequeue(struct wait_queue_head *head,
-			 struct wait_queue_entry *wait);
-void aio_rs_wait_del_locked(struct wait_queue_entry *wait);
-void aio_rs_list_del_init(struct list_head *entry);
-unsigned int __percpu *aio_rs_slot_cache_alloc(void);
-unsigned int *aio_rs_slot_cache_this_cpu(unsigned int __percpu *cache);
 
 /* Implemented in Rust, called from C.  They return 0/count or -errno. */
 long aio_rs_setup(unsigned int nr_events, void __user *ctxp, bool compat);

@@ -3,40 +3,26 @@
 //! The requests of a context that `io_cancel` can reach (fs/aio.c's
 //! `active_reqs`): armed polls, and reads or writes whose driver called
 //! `kiocb_set_cancel_fn`.  Killing the context cancels them all, so that
-//! `io_destroy` and process exit never wait for a poll that nothing will
-//! ever wake.
+//! `io_destroy` and process exit never wait for I/O that nothing will ever
+//! complete.
+//!
+//! A linked request is held by the list (a `ListArc`).  Cancellers run with
+//! the list's lock held, as in fs/aio.c: a completion unlinks its request
+//! under the same lock before it may free anything the canceller uses (a
+//! driver's cancel function looks at the driver's private request).
 
 use crate::kiocb::AioKiocb;
-use crate::poll::PollRequest;
-use core::cell::Cell;
-use kernel::bindings;
+use kernel::list::{List, ListArc};
 use kernel::prelude::*;
 use kernel::sync::{new_spinlock_irq, SpinLockIrq};
-use kernel::types::Opaque;
 
-/// How a linked request is cancelled.
-#[derive(Clone, Copy)]
-pub(crate) enum Canceller {
-    /// An armed `IOCB_CMD_POLL`.
-    Poll(*const PollRequest),
-    /// A driver's `ki_cancel`, called with the request's `kiocb`.
-    Driver(unsafe extern "C" fn(*mut bindings::kiocb) -> kernel::ffi::c_int),
-}
-
-/// The list and its state, under one IRQ-safe lock (cancellation runs from
+/// The list and its state, under one IRQ-safe lock: cancellation runs from
 /// `io_cancel` and context teardown, unlinking from completions in any
-/// context).
-///
-/// # Invariants
-///
-/// `head` is an initialised list of the `cancel_link` fields of live
-/// requests of this context.
-#[pin_data]
+/// context.
 struct CancelListInner {
-    #[pin]
-    head: Opaque<bindings::list_head>,
-    /// Set when the context is killed: nothing may be linked any more.
-    dead: Cell<bool>,
+    list: List<AioKiocb>,
+    /// Set when the context is killed: polls may not be linked any more.
+    dead: bool,
 }
 
 /// The cancellable requests of one context.
@@ -46,115 +32,90 @@ pub(crate) struct CancelList {
     inner: SpinLockIrq<CancelListInner>,
 }
 
-// SAFETY: The raw list is only touched with the lock held.
-unsafe impl Send for CancelListInner {}
-
 impl CancelList {
     pub(crate) fn new() -> impl PinInit<Self> {
         pin_init!(Self {
             inner <- new_spinlock_irq!(
-                pin_init!(CancelListInner {
-                    head <- Opaque::ffi_init(|p| {
-                        // SAFETY: `p` is the list head being initialised.
-                        unsafe { bindings::INIT_LIST_HEAD(p) }
-                    }),
-                    dead: Cell::new(false),
-                }),
+                CancelListInner { list: List::new(), dead: false },
                 "CancelList::inner"
             ),
         })
     }
 
-    /// Links `req` so that `io_cancel` finds it.  Returns `false`, linking
-    /// nothing, once the context is being killed: the caller cancels the
-    /// request itself.
-    ///
-    /// # Safety
-    ///
-    /// `req` is a live request of this context, not linked, and stays live
-    /// until [`Self::unlink`] was called for it.
-    pub(crate) unsafe fn link(&self, req: *mut AioKiocb, canceller: Canceller) -> bool {
-        let inner = self.inner.lock();
-        if inner.dead.get() {
-            return false;
+    /// Links an armed poll so that `io_cancel` finds it.  Once the context is
+    /// being killed it links nothing and gives the request back: the caller
+    /// cancels it itself.
+    pub(crate) fn link_poll(&self, req: ListArc<AioKiocb>) -> Result<(), ListArc<AioKiocb>> {
+        let mut inner = self.inner.lock();
+        if inner.dead {
+            return Err(req);
         }
-        // SAFETY: `req` is live (caller); the list is ours under the lock.
-        unsafe {
-            (*req).set_canceller(canceller);
-            bindings::list_add_tail((*req).cancel_link(), inner.head.get());
-        }
-        true
+        inner.list.push_back(req);
+        Ok(())
     }
 
-    /// Unlinks `req` if it is linked.
-    ///
-    /// # Safety
-    ///
-    /// `req` is a live request of this context.
-    pub(crate) unsafe fn unlink(&self, req: *mut AioKiocb) {
-        let _inner = self.inner.lock();
-        // SAFETY: `req` is live (caller) and its link initialised; the lock
-        // is held.
-        unsafe { crate::ffi::aio_rs_list_del_init((*req).cancel_link()) };
+    /// Links a read or write whose driver made it cancellable.  As in
+    /// fs/aio.c this also happens while the context dies (the driver is
+    /// called from inside `io_submit`): the submitter cancels what was linked
+    /// late once it is done ([`Self::cancel_all`]).
+    pub(crate) fn link_driver(&self, req: ListArc<AioKiocb>) {
+        self.inner.lock().list.push_back(req);
+    }
+
+    /// Unlinks `req` if it is linked (its completion is under way).
+    pub(crate) fn unlink(&self, req: &AioKiocb) {
+        let removed = {
+            let mut inner = self.inner.lock();
+            // SAFETY: A request is only ever linked on its own context's list.
+            unsafe { inner.list.remove(req) }
+        };
+        // The list's reference may be the last: drop it without the lock.
+        drop(removed);
     }
 
     /// `io_cancel`: cancels the first linked request whose event would carry
-    /// `obj` (the user's iocb pointer).  `EINVAL` if there is none.
+    /// `obj` (the user's iocb pointer); the canceller's error, or `EINVAL` if
+    /// there is no such request.
     pub(crate) fn cancel(&self, obj: u64) -> Result {
-        let inner = self.inner.lock();
-        let head = inner.head.get();
-        // SAFETY: The list holds live requests (type invariant) and the lock
-        // is held, so no entry can be unlinked and freed meanwhile.
-        unsafe {
-            let mut pos = (*head).next;
-            while pos != head {
-                let req = AioKiocb::from_cancel_link(pos);
-                if (*req).user_iocb() == obj {
-                    let ret = Self::call(req);
-                    crate::ffi::aio_rs_list_del_init(pos);
-                    return kernel::error::to_result(ret);
+        let (ret, removed) = {
+            let mut inner = self.inner.lock();
+            let mut cursor = inner.list.cursor_front();
+            loop {
+                let next = cursor.peek_next().ok_or(EINVAL)?;
+                if next.user_iocb() == obj {
+                    break (next.cancel(), next.remove());
                 }
-                pos = (*pos).next;
+                cursor.move_next();
             }
-        }
-        Err(EINVAL)
+        };
+        // The list's reference may be the last: dropped without the lock.
+        drop(removed);
+        ret
     }
 
     /// Context teardown (fs/aio.c's `free_ioctx_users`): cancels every
-    /// linked request and refuses new links.
-    pub(crate) fn kill(&self) {
-        let inner = self.inner.lock();
-        inner.dead.set(true);
-        let head = inner.head.get();
-        // SAFETY: As in `cancel`.
-        unsafe {
-            loop {
-                // Each round unlinks the first entry.
-                let pos = (*head).next;
-                if pos == head {
-                    break;
+    /// linked request; with `kill`, polls may not be linked any more.
+    ///
+    /// One request at a time: a cancelled request leaves the list before its
+    /// canceller runs (under the lock, so its completion waits for the
+    /// canceller), and the list's reference is dropped unlocked.  It must
+    /// not be parked on another list meanwhile: its completion unlinks it
+    /// from this one.
+    pub(crate) fn cancel_all(&self, kill: bool) {
+        loop {
+            let cancelled = {
+                let mut inner = self.inner.lock();
+                if kill {
+                    inner.dead = true;
                 }
-                let req = AioKiocb::from_cancel_link(pos);
-                Self::call(req);
-                crate::ffi::aio_rs_list_del_init(pos);
-            }
-        }
-    }
-
-    /// Runs the canceller of a linked request.
-    ///
-    /// # Safety
-    ///
-    /// `req` is linked and the lock is held.
-    unsafe fn call(req: *mut AioKiocb) -> kernel::ffi::c_int {
-        // SAFETY: `req` is live while linked (caller).
-        match unsafe { (*req).canceller() } {
-            // SAFETY: A linked poll request is armed, so alive.
-            Some(Canceller::Poll(poll)) => unsafe { PollRequest::cancel(poll) },
-            // SAFETY: The driver registered it for this very kiocb.
-            Some(Canceller::Driver(f)) => unsafe { f((*req).kiocb()) },
-            // Linking always sets a canceller.
-            None => 0,
+                let Some(req) = inner.list.pop_front() else {
+                    return;
+                };
+                // What a canceller reports does not matter here.
+                let _ = req.cancel();
+                req
+            };
+            drop(cancelled);
         }
     }
 }

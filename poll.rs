@@ -8,30 +8,34 @@
 //! complete the request is decided by the ownership word of
 //! [`crate::poll_refs`] instead of fs/aio.c's flags under two locks: a
 //! wake-up, `io_cancel` or `POLLFREE` leaves a reference, and only the one
-//! that takes the word from zero acts, inline when the wake-up carries the
-//! events, otherwise from a work item.
+//! that takes the word from zero acts: inline when the wake-up carries the
+//! events (the result is then the wake-up's events, as in fs/aio.c),
+//! otherwise from the request's work item.
+//!
+//! While armed, the request holds a reference to itself (the operation's
+//! reference of `kiocb.rs`), kept in [`ArmedRef`] from [`arm`] until
+//! [`finish`].  Acting on the request takes an [`Owner`], which only the
+//! ownership protocol hands out.
 //!
 //! Lock order: wait-queue head, then the context's cancel list, then its
 //! completion lock.  Cancellation never takes a wait-queue lock.
 
 use crate::abi::Iocb;
-use crate::cancel::Canceller;
-use crate::ffi;
-use crate::kiocb::AioKiocb;
+use crate::eventfd::EventFd;
+use crate::kiocb::{AioKiocb, Op};
 use crate::poll_refs::{PollOutcome, PollRefs, PollWord};
+use crate::waitbit::WaitEntry;
 use kernel::bindings;
 use kernel::ffi::{c_int, c_uint, c_void};
+use kernel::list::ListArc;
 use kernel::prelude::*;
-use kernel::sync::atomic::{Acquire, Atomic, Full, Release};
+use kernel::sync::atomic::{Acquire, Atomic, Full, Relaxed, Release};
 use kernel::sync::{rcu, Arc, ArcBorrow};
-use kernel::types::Opaque;
-use kernel::workqueue::{self, impl_has_work, new_work, Work, WorkItem};
+use kernel::workqueue;
 
-/// `EPOLLERR`, `EPOLLHUP` and `POLLFREE` (uapi/linux/eventpoll.h; bindgen
-/// cannot evaluate the `__force` casts, aio_glue.c checks the values).
-const EPOLLERR: u32 = 0x0008;
-const EPOLLHUP: u32 = 0x0010;
-const POLLFREE: u32 = 0x4000;
+const EPOLLERR: u32 = bindings::EPOLLERR;
+const EPOLLHUP: u32 = bindings::EPOLLHUP;
+const POLLFREE: u32 = bindings::POLLFREE;
 
 /// The kernel's atomic as the word of the ownership protocol.
 pub(crate) struct KernelWord(Atomic<u32>);
@@ -51,52 +55,109 @@ impl PollWord for KernelWord {
     }
 }
 
-/// An `IOCB_CMD_POLL` in flight.
+/// The state of a poll request.
 ///
 /// # Invariants
 ///
-/// `req` is a live request whose completion reference this poll holds until
-/// it completes.  While the request is armed, one reference to the `Arc` is
-/// owned by the request itself (taken with `Arc::into_raw` in [`arm`],
-/// given back by [`PollRequest::finish`]).  `wait` is on the queue `head`
-/// points to, or on no queue at all; `head` is NULL once `POLLFREE` took
-/// the entry off a queue that is about to be freed.
+/// `wait` is on the queue `head` points to, or on no queue at all; `head`
+/// is NULL once `POLLFREE` took the entry off a queue that is about to be
+/// freed.  `key_mask` is non-zero only once the owner took the entry off
+/// its queue to complete with those events.
 #[pin_data]
-pub(crate) struct PollRequest {
+pub(crate) struct PollState {
     #[pin]
-    wait: Opaque<bindings::wait_queue_entry>,
+    wait: WaitEntry,
     head: Atomic<*mut bindings::wait_queue_head>,
     /// The events asked for, `EPOLLERR | EPOLLHUP` included.
     events: u32,
     refs: PollRefs<KernelWord>,
-    #[pin]
-    work: Work<PollRequest>,
-    req: *mut AioKiocb,
+    /// The events of a wake-up whose completion had to be deferred.
+    key_mask: Atomic<u32>,
+    armed: ArmedRef,
 }
 
-// SAFETY: The request may be completed from any thread; every shared field
-// is atomic or only used by the owner (see the module documentation).
-unsafe impl Send for PollRequest {}
+/// The reference an armed request holds to itself.
+///
+/// # Invariants
+///
+/// `self.0` is NULL or a pointer from `Arc::into_raw` of the request whose
+/// state holds it, whose reference `self` owns.
+struct ArmedRef(Atomic<*const AioKiocb>);
+
+impl ArmedRef {
+    fn set(&self, req: Arc<AioKiocb>) {
+        // INVARIANT: The reference is ours from now on.
+        self.0.store(Arc::into_raw(req), Relaxed);
+    }
+
+    /// Gives the reference up (once).
+    fn take(&self) -> Option<Arc<AioKiocb>> {
+        let ptr = self.0.xchg(core::ptr::null(), Relaxed);
+        // SAFETY: A non-NULL pointer is a reference we own (type invariant),
+        // and `xchg` hands it to one caller only.
+        (!ptr.is_null()).then(|| unsafe { Arc::from_raw(ptr) })
+    }
+}
+
+/// The right to act on a poll request: look at the file, take the entry
+/// off its queue, complete the request.  Only the ownership protocol hands
+/// one out (the arming submitter, and whoever takes the ownership word from
+/// zero), so there is at most one at a time.
+struct Owner<'a>(&'a AioKiocb);
+
+impl<'a> Owner<'a> {
+    fn poll(&self) -> &'a PollState {
+        self.0.poll()
+    }
+
+    /// An owned reference for the work item, which takes the ownership on.
+    fn to_arc(&self) -> Arc<AioKiocb> {
+        // SAFETY: The request is armed, so alive: its armed reference is
+        // only dropped by `finish`, which needs this ownership.
+        unsafe { ArcBorrow::from_raw(self.0) }.into()
+    }
+}
+
+// SAFETY: The state may be used from any thread: the head is atomic, and
+// the wait entry is only changed under its queue's lock or by the owner.
+unsafe impl Send for PollState {}
 // SAFETY: As above.
-unsafe impl Sync for PollRequest {}
+unsafe impl Sync for PollState {}
 
-impl_has_work! {
-    impl HasWork<Self> for PollRequest { self.work }
-}
+impl PollState {
+    /// The state of a poll as `iocb` describes it (`EINVAL` for events
+    /// outside the 16-bit mask and for fields poll does not use); an unused
+    /// one for other opcodes.
+    pub(crate) fn new(op: Op, iocb: &Iocb) -> impl PinInit<Self, Error> {
+        let events = if op != Op::Poll {
+            Ok(0)
+        } else if u64::from(iocb.aio_buf as u16) != iocb.aio_buf
+            || iocb.aio_offset != 0
+            || iocb.aio_nbytes != 0
+            || iocb.aio_rw_flags != 0
+        {
+            Err(EINVAL)
+        } else {
+            // SAFETY: No preconditions.
+            Ok(unsafe { bindings::demangle_poll(iocb.aio_buf as u16) } | EPOLLERR | EPOLLHUP)
+        };
+        try_pin_init!(Self {
+            wait <- WaitEntry::new(poll_wake),
+            head: Atomic::new(core::ptr::null_mut()),
+            events: events?,
+            // The submitter owns the request while it arms it: wake-ups
+            // meanwhile only leave references.
+            refs: PollRefs(KernelWord(Atomic::new(PollRefs::<KernelWord>::ARMING))),
+            key_mask: Atomic::new(0),
+            armed: ArmedRef(Atomic::new(core::ptr::null())),
+        }? Error)
+    }
 
-/// The poll table handed to `vfs_poll` while arming, fs/aio.c's
-/// `aio_poll_table`.
-#[repr(C)]
-struct ArmTable {
-    pt: bindings::poll_table_struct,
-    poll: *const PollRequest,
-    queued: bool,
-    error: c_int,
-}
-
-impl PollRequest {
-    fn wait_entry(&self) -> *mut bindings::wait_queue_entry {
-        self.wait.get()
+    /// The request of this state.
+    fn request(&self) -> &AioKiocb {
+        // SAFETY: Every `PollState` is the `poll` field of a request, which
+        // outlives the borrow of its field.
+        unsafe { &*AioKiocb::from_poll(self) }
     }
 
     /// Polls the file for the events asked for, without queueing.
@@ -105,9 +166,8 @@ impl PollRequest {
             _qproc: None,
             _key: self.events,
         };
-        let pt = (&raw mut pt).cast();
-        // SAFETY: The request holds a reference to its file (type invariant).
-        let mask = unsafe { ffi::aio_rs_vfs_poll((*self.req).file_ptr().cast(), pt) };
+        // SAFETY: The request holds its file; `pt` lives across the call.
+        let mask = unsafe { bindings::vfs_poll(self.request().file().as_ptr(), &mut pt) };
         mask & self.events
     }
 
@@ -120,89 +180,64 @@ impl PollRequest {
         let _rcu = rcu::read_lock();
         let head = self.head.load(Acquire);
         if !head.is_null() {
-            // SAFETY: `head` is a live wait queue (above); the entry is ours.
-            unsafe { ffi::aio_rs_wait_dequeue(head, self.wait_entry()) };
+            // SAFETY: `head` is live (above); the entry is on it or on none.
+            unsafe { self.wait.remove_from(head) };
         }
     }
+}
 
-    /// Completes the request with `mask` and drops the reference the armed
-    /// request held.  Only the owner calls it, once the entry is off its
-    /// queue.
-    ///
-    /// # Safety
-    ///
-    /// `this` is the pointer [`arm`] got from `Arc::into_raw`; the caller
-    /// owns the request and gives up that reference.
-    unsafe fn finish(this: *const PollRequest, mask: u32) {
-        // SAFETY: The armed reference keeps `this` alive until the end.
-        let poll = unsafe { &*this };
-        let req = poll.req;
-        // SAFETY: `req` is live (type invariant); we own its completion
-        // reference and pass it on.
-        unsafe {
-            (*req).ctx().cancel.unlink(req);
-            AioKiocb::set_result(req, i64::from(ffi::aio_rs_mangle_poll(mask)));
-            AioKiocb::put(req);
-            drop(Arc::from_raw(this));
-        }
-    }
+/// Completes the request with `mask`; the entry is off its queue.  Returns
+/// the armed reference, which may be the last one: the caller drops it
+/// where no reference to the request is held as an argument.
+#[must_use]
+fn finish(owner: Owner<'_>, mask: u32) -> Option<Arc<AioKiocb>> {
+    let req = owner.0;
+    req.ctx().cancel_list().unlink(req);
+    // SAFETY: No preconditions.
+    req.finish(i64::from(unsafe { bindings::mangle_poll(mask) }));
+    owner.poll().armed.take()
+}
 
-    /// The owner's work: polls until there is a result or ownership could
-    /// be given back (the request then stays armed).
-    ///
-    /// # Safety
-    ///
-    /// The caller owns the request, and `this` is the armed pointer.
-    unsafe fn run_owner(this: *const PollRequest) {
-        // SAFETY: Armed, so alive (type invariant).
-        let poll = unsafe { &*this };
+/// The owner's work: polls until there is a result or ownership could be
+/// given back (the request then stays armed).  Its callers hold a reference
+/// of their own, so dropping the armed one here frees nothing.
+fn run_owner(owner: Owner<'_>) {
+    let poll = owner.poll();
+    let key_mask = poll.key_mask.load(Relaxed);
+    let mask = if key_mask != 0 {
+        // A wake-up took the entry off and left its events for us.
+        key_mask
+    } else {
         let mask = match poll.refs.check(|| poll.poll_file()) {
             PollOutcome::Armed => return,
             PollOutcome::Ready(mask) => mask,
             PollOutcome::Cancelled => 0,
         };
         poll.dequeue();
-        // SAFETY: We own the request.
-        unsafe { Self::finish(this, mask) };
-    }
-
-    /// Hands ownership to a work item (the owner may be in atomic context,
-    /// or must not signal an eventfd under a wait-queue lock).
-    ///
-    /// # Safety
-    ///
-    /// The caller owns the request, and `this` is the armed pointer.
-    unsafe fn queue_owner_work(this: *const PollRequest) {
-        // SAFETY: Armed, so alive: the work gets a reference of its own.
-        let work: Arc<PollRequest> = unsafe { ArcBorrow::from_raw(this) }.into();
-        // Only the owner queues, so the work cannot be pending already.
-        let _ = workqueue::system().enqueue(work);
-    }
-
-    /// `io_cancel` or context teardown (fs/aio.c's `aio_poll_cancel`).
-    /// Returns 0: a cancelled poll completes with no events.
-    ///
-    /// # Safety
-    ///
-    /// `this` is the armed pointer of a request that is still linked on its
-    /// context's cancel list (whose lock the caller holds).
-    pub(crate) unsafe fn cancel(this: *const PollRequest) -> c_int {
-        // SAFETY: Linked, so armed and alive.
-        if unsafe { (*this).refs.cancel() } {
-            // SAFETY: We became the owner.
-            unsafe { Self::queue_owner_work(this) };
-        }
-        0
-    }
+        mask
+    };
+    drop(finish(owner, mask));
 }
 
-impl WorkItem for PollRequest {
-    type Pointer = Arc<PollRequest>;
+/// Hands ownership to the request's work item (the owner may be in atomic
+/// context, or must not signal an eventfd where it is).
+fn queue_owner_work(owner: Owner<'_>) {
+    // Only the owner queues, so the work cannot be pending already.
+    let _ = workqueue::system().enqueue(owner.to_arc());
+}
 
-    fn run(this: Arc<PollRequest>) {
-        // SAFETY: Whoever queued the work owned the request and passed
-        // ownership on; the armed reference is still held by the request.
-        unsafe { Self::run_owner(&*this) };
+/// The work item of a poll request: whoever queued it passed ownership on.
+pub(crate) fn run_work(req: Arc<AioKiocb>) {
+    run_owner(Owner(&req));
+}
+
+/// `io_cancel` or context teardown (fs/aio.c's `aio_poll_cancel`): the poll
+/// completes with no events.  Called while the request is (or just was)
+/// linked on its context's cancel list, under that list's lock: it is
+/// armed, so alive.
+pub(crate) fn cancel(req: &AioKiocb) {
+    if req.poll().refs.cancel() {
+        queue_owner_work(Owner(req));
     }
 }
 
@@ -211,40 +246,36 @@ impl WorkItem for PollRequest {
 ///
 /// # Safety
 ///
-/// `wait` is the `wait` field of an armed [`PollRequest`].
+/// `wait` is the wait entry of an armed poll request.
 unsafe extern "C" fn poll_wake(
     wait: *mut bindings::wait_queue_entry,
     _mode: c_uint,
     _sync: c_int,
     key: *mut c_void,
 ) -> c_int {
-    // SAFETY: `wait` is the `wait` field of a `PollRequest` (caller).
-    let this = unsafe {
-        kernel::container_of!(
-            wait.cast::<Opaque<bindings::wait_queue_entry>>(),
-            PollRequest,
-            wait
-        )
-    };
-    // SAFETY: Armed, so alive while its entry is on the queue (caller).
-    let poll = unsafe { &*this };
+    // SAFETY: `wait` is the entry of a `PollState` (caller).
+    let poll = unsafe { &*kernel::container_of!(wait.cast::<WaitEntry>(), PollState, wait) };
+    let req = poll.request();
     let mask = key as usize as u32;
     if mask != 0 && mask & poll.events == 0 {
         return 0;
     }
     let owner = poll.refs.get_ownership();
-    // SAFETY: The request is live.
-    let has_eventfd = unsafe { (*poll.req).has_eventfd() };
-    if owner && mask != 0 && !has_eventfd {
-        // The events came with the wake-up: complete inline with them all,
-        // as fs/aio.c does (for `POLLFREE` too, whose key carries
-        // `EPOLLHUP`; `mangle_poll` drops `POLLFREE` itself).  An
-        // eventfd signal could feed back into this very queue through
-        // epoll, so those complete from the work.
-        // SAFETY: We hold the queue's lock; we own the request.
-        unsafe {
-            ffi::aio_rs_wait_del_locked(wait);
-            PollRequest::finish(this, mask);
+    if owner && mask != 0 {
+        // The events came with the wake-up: complete with them all, as
+        // fs/aio.c does (for `POLLFREE` too, whose key carries `EPOLLHUP`;
+        // `mangle_poll` drops `POLLFREE` itself).
+        // SAFETY: We hold the queue's lock.
+        unsafe { poll.wait.remove_locked() };
+        if req.has_eventfd() && !EventFd::signal_allowed() {
+            // Signalling the eventfd here could recurse into an eventfd's
+            // own wake-up: the work posts the event instead.
+            poll.key_mask.store(mask, Relaxed);
+            queue_owner_work(Owner(req));
+        } else {
+            // Possibly the last reference: dropped here, in the wake
+            // function's own frame, and nothing touches the request after.
+            drop(finish(Owner(req), mask));
         }
         return 1;
     }
@@ -252,21 +283,29 @@ unsafe extern "C" fn poll_wake(
         // The queue is about to be freed: leave it for good, and cancel.
         poll.refs.cancel();
         // SAFETY: We hold the queue's lock and the entry is on it.
-        unsafe { ffi::aio_rs_wait_del_locked(wait) };
+        unsafe { poll.wait.remove_locked() };
         if owner {
-            // SAFETY: We own the request; the work takes its own reference
-            // before `head` is cleared.
-            unsafe { PollRequest::queue_owner_work(this) };
+            // The work takes its own reference before `head` is cleared.
+            queue_owner_work(Owner(req));
         }
         // Last: once `head` is NULL, the owner may free the request.
         poll.head.store(core::ptr::null_mut(), Release);
         return 1;
     }
     if owner {
-        // SAFETY: We own the request.
-        unsafe { PollRequest::queue_owner_work(this) };
+        queue_owner_work(Owner(req));
     }
     1
+}
+
+/// The poll table handed to `vfs_poll` while arming, fs/aio.c's
+/// `aio_poll_table`.
+#[repr(C)]
+struct ArmTable {
+    pt: bindings::poll_table_struct,
+    poll: *const PollState,
+    queued: bool,
+    error: c_int,
 }
 
 /// `vfs_poll`'s queue callback while arming (fs/aio.c's
@@ -280,91 +319,55 @@ unsafe extern "C" fn queue_proc(
     head: *mut bindings::wait_queue_head,
     pt: *mut bindings::poll_table_struct,
 ) {
-    let table = pt.cast::<ArmTable>();
     // SAFETY: `pt` is the first field of the `repr(C)` table (caller).
-    unsafe {
-        if (*table).queued {
-            // Several wait queues per file are not supported.
-            (*table).error = EINVAL.to_errno();
-            return;
-        }
-        (*table).queued = true;
-        (*table).error = 0;
-        let poll = &*(*table).poll;
-        poll.head.store(head, Release);
-        bindings::add_wait_queue(head, poll.wait_entry());
+    let table = unsafe { &mut *pt.cast::<ArmTable>() };
+    if table.queued {
+        // Several wait queues per file are not supported.
+        table.error = EINVAL.to_errno();
+        return;
     }
+    table.queued = true;
+    table.error = 0;
+    // SAFETY: The table's request is being armed, so alive.
+    let poll = unsafe { &*table.poll };
+    poll.head.store(head, Release);
+    // SAFETY: `head` is live (caller); the entry is on no queue yet and its
+    // request stays alive until the entry is off `head` again.
+    unsafe { poll.wait.add_to(head) };
 }
 
 /// Arms a poll for `req` (fs/aio.c's `aio_poll`).
-///
-/// # Safety
-///
-/// As for `kiocb::issue`: `req` is live and both its references are the
-/// caller's; on `Ok` the completion reference has been passed on, on
-/// `Err` nothing started.
-pub(crate) unsafe fn arm(req: *mut AioKiocb, iocb: &Iocb) -> Result {
-    // Unknown events outside the 16-bit mask, and fields poll does not use.
-    if u64::from(iocb.aio_buf as u16) != iocb.aio_buf
-        || iocb.aio_offset != 0
-        || iocb.aio_nbytes != 0
-        || iocb.aio_rw_flags != 0
-    {
-        return Err(EINVAL);
-    }
-    // SAFETY: No preconditions.
-    let events = unsafe { ffi::aio_rs_demangle_poll(iocb.aio_buf as u16) } | EPOLLERR | EPOLLHUP;
-    let poll = Arc::pin_init(
-        pin_init!(PollRequest {
-            // Initialised in place, as `init_waitqueue_func_entry` does,
-            // with an empty list link so that "on a queue" can be told.
-            wait <- Opaque::ffi_init(|w: *mut bindings::wait_queue_entry| {
-                // SAFETY: `w` points to the entry being initialised.
-                unsafe {
-                    (*w).flags = 0;
-                    (*w).private = core::ptr::null_mut();
-                    (*w).func = Some(poll_wake);
-                    bindings::INIT_LIST_HEAD(&raw mut (*w).entry);
-                }
-            }),
-            head: Atomic::new(core::ptr::null_mut()),
-            events,
-            // The submitter owns the request while it arms it: wake-ups
-            // meanwhile only leave references.
-            refs: PollRefs(KernelWord(Atomic::new(PollRefs::<KernelWord>::ARMING))),
-            work <- new_work!("PollRequest::work"),
-            req,
-        }),
-        GFP_KERNEL,
-    )?;
-    // The request's own reference (type invariant), dropped by `finish`.
-    let this = Arc::into_raw(poll);
-    // SAFETY: Alive until that reference is dropped.
-    let poll = unsafe { &*this };
+pub(crate) fn arm(req: Arc<AioKiocb>) -> Result {
+    let poll = req.poll();
     let mut table = ArmTable {
         pt: bindings::poll_table_struct {
             _qproc: Some(queue_proc),
-            _key: events,
+            _key: poll.events,
         },
-        poll: this,
+        poll,
         queued: false,
         // What a file without a wait queue (no IOCB_CMD_POLL support) gets.
         error: EINVAL.to_errno(),
     };
-    let pt = (&raw mut table.pt).cast();
+    // The armed reference (see the module documentation).
+    poll.armed.set(req.clone());
+    // The submitter owns the request while it arms it (`ARMING`).
+    let owner = Owner(&req);
     // SAFETY: The request holds its file; `table.pt` is the first field.
-    let mask = unsafe { ffi::aio_rs_vfs_poll((*req).file_ptr().cast(), pt) } & events;
+    let mask = unsafe { bindings::vfs_poll(req.file().as_ptr(), &mut table.pt) } & poll.events;
     if table.queued && table.error == 0 && mask == 0 {
         // Waiting for an event: make it cancellable, then let go.
-        // SAFETY: `req` is live until the poll completes, which unlinks it.
-        if !unsafe { (*req).ctx().cancel.link(req, Canceller::Poll(this)) } {
+        let linked = match ListArc::try_from_arc(req.clone()) {
+            Ok(link) => req.ctx().cancel_list().link_poll(link).is_ok(),
+            Err(_) => false,
+        };
+        if !linked {
             // The context is being killed: cancel it ourselves.
             poll.refs.cancel();
         }
         if poll.refs.disarm_submitter() {
             // Wake-ups or a cancel came in while arming: still ours.
-            // SAFETY: We own the request; `this` is the armed pointer.
-            unsafe { PollRequest::run_owner(this) };
+            run_owner(owner);
         }
         return Ok(());
     }
@@ -372,12 +375,11 @@ pub(crate) unsafe fn arm(req: *mut AioKiocb, iocb: &Iocb) -> Result {
     // let go; take it off the queue (if any) before completing or freeing.
     poll.dequeue();
     if mask != 0 {
-        // SAFETY: We own the request; `this` is the armed pointer.
-        unsafe { PollRequest::finish(this, mask) };
+        drop(finish(owner, mask));
         return Ok(());
     }
-    // SAFETY: Off every queue and never linked: ours alone.
-    drop(unsafe { Arc::from_raw(this) });
+    // Off every queue and never linked: nothing was posted.
+    drop(poll.armed.take());
     Err(Error::from_errno(table.error))
 }
 
@@ -422,8 +424,8 @@ mod tests {
     fn poll_constants_match_uapi() {
         // SAFETY: Pure functions of their argument.
         unsafe {
-            assert_eq!(ffi::aio_rs_demangle_poll(0x10) & EPOLLHUP, EPOLLHUP);
-            assert_eq!(ffi::aio_rs_mangle_poll(EPOLLERR | POLLFREE), 0x8);
+            assert_eq!(bindings::demangle_poll(0x10) & EPOLLHUP, EPOLLHUP);
+            assert_eq!(bindings::mangle_poll(EPOLLERR | POLLFREE), 0x8);
         }
     }
 }

@@ -12,15 +12,16 @@
 //! swaps ring folios under its ring and completion locks).
 
 use crate::abi::IoEvent;
-use crate::ffi;
 use crate::ring_index::{
     self, plan_read, RingGeometry, RING_COMPAT_FEATURES, RING_HEADER_SIZE, RING_INCOMPAT_FEATURES,
     RING_MAGIC,
 };
 use core::ptr::NonNull;
 use kernel::bindings;
+use kernel::fs::File;
 use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
+use kernel::sync::aref::ARef;
 use kernel::sync::atomic::{Acquire, Atomic, Relaxed, Release};
 use kernel::uaccess::UserPtr;
 
@@ -40,18 +41,17 @@ mod hdr {
 ///
 /// # Invariants
 ///
-/// `file` is a counted reference to a ring file created by
-/// `aio_rs_ring_file_create`; `mem` is that file's memory, `size` bytes long,
-/// at least `RING_HEADER_SIZE + nr_events * EVENT_SIZE`, aligned to a page.
+/// `file` is a ring file created by `aio_rs_ring_file_create`; `mem` is
+/// that file's memory, `size` bytes long, at least
+/// `RING_HEADER_SIZE + nr_events * EVENT_SIZE`, aligned to a page.
 pub(crate) struct Ring {
-    file: NonNull<bindings::file>,
+    file: ARef<File>,
     mem: NonNull<u8>,
     size: usize,
     nr_events: u32,
 }
 
-// SAFETY: The file reference and the vmalloc memory may be used and released
-// from any thread.
+// SAFETY: The vmalloc memory may be used and released from any thread.
 unsafe impl Send for Ring {}
 // SAFETY: Shared access only reads or writes the ring memory through atomics
 // or `copy_to_user`, which tolerate concurrent user-space access.
@@ -64,12 +64,15 @@ impl Ring {
         let size = geometry.size(PAGE_SIZE);
         let mut mem = core::ptr::null_mut();
         // SAFETY: `mem` is a valid place for the out-pointer.
-        let file = unsafe { ffi::aio_rs_ring_file_create(size, &mut mem) };
-        let file = kernel::error::from_err_ptr(file)?.cast::<bindings::file>();
+        let file = unsafe { bindings::aio_rs_ring_file_create(size, &mut mem) };
+        let file = NonNull::new(kernel::error::from_err_ptr(file)?).ok_or(ENOMEM)?;
+        // SAFETY: The new file's reference is ours; `File` is a transparent
+        // `struct file`.
+        let file = unsafe { ARef::from_raw(file.cast::<File>()) };
         // INVARIANT: the file was just created with `size` bytes at `mem`,
         // and `for_request` guarantees that the events fit.
         let ring = Self {
-            file: NonNull::new(file).ok_or(ENOMEM)?,
+            file,
             mem: NonNull::new(mem.cast()).ok_or(ENOMEM)?,
             size,
             nr_events: geometry.nr_events,
@@ -102,9 +105,9 @@ impl Ring {
         self.nr_events
     }
 
-    /// The backing file, to recognise the mapping in `mremap`.
-    pub(crate) fn file(&self) -> *mut bindings::file {
-        self.file.as_ptr()
+    /// Whether `file` is the backing file (the mapping being moved).
+    pub(crate) fn is_file(&self, file: *mut bindings::file) -> bool {
+        self.file.as_ptr() == file
     }
 
     /// Records the context's table slot in `ring->id`, which `lookup` reads
@@ -113,14 +116,17 @@ impl Ring {
         self.field(hdr::ID).store(id, Relaxed);
     }
 
-    /// Maps the ring into the current process; returns the user address.
-    pub(crate) fn map(&self) -> Result<usize> {
+    /// Maps the ring into the current process.
+    pub(crate) fn map(&self) -> Result<RingMapping> {
         // SAFETY: `self.file` is a valid ring file of `self.size` bytes.
-        let addr = unsafe { ffi::aio_rs_ring_file_mmap(self.file.as_ptr().cast(), self.size) };
+        let addr = unsafe { bindings::aio_rs_ring_file_mmap(self.file.as_ptr(), self.size) };
         if addr < 0 {
             return Err(Error::from_errno(addr as i32));
         }
-        Ok(addr as usize)
+        Ok(RingMapping {
+            addr: addr as usize,
+            size: self.size,
+        })
     }
 
     /// `ring->head` as user space (or a consumer) last stored it.
@@ -190,10 +196,29 @@ impl Ring {
     }
 }
 
-impl Drop for Ring {
+/// A fresh mapping of a ring in the current process, unmapped when dropped
+/// unless [`RingMapping::keep`] hands it over to its context.
+pub(crate) struct RingMapping {
+    addr: usize,
+    size: usize,
+}
+
+impl RingMapping {
+    /// The user address of the ring.
+    pub(crate) fn addr(&self) -> usize {
+        self.addr
+    }
+
+    /// The context owns the mapping from now on (it unmaps it when killed).
+    pub(crate) fn keep(self) {
+        core::mem::forget(self);
+    }
+}
+
+impl Drop for RingMapping {
     fn drop(&mut self) {
-        // SAFETY: By the type invariant we own one reference to the file.
-        unsafe { bindings::fput(self.file.as_ptr()) };
+        // SAFETY: We mapped it into the current process, which is still ours.
+        unsafe { bindings::vm_munmap(self.addr, self.size) };
     }
 }
 

@@ -12,7 +12,7 @@
 //! (`RingGeometry`) so that slots parked in other CPUs' caches never cut
 //! what the caller asked for.
 
-use crate::ffi;
+use kernel::bindings;
 use kernel::interrupt::local_interrupt_disable;
 use kernel::prelude::*;
 use kernel::sync::atomic::{Acquire, Atomic, Relaxed, Release};
@@ -23,7 +23,7 @@ use kernel::sync::atomic::{Acquire, Atomic, Relaxed, Release};
 ///
 /// `self.0` is a live per-CPU allocation of one `u32` per CPU, only ever
 /// accessed for the current CPU with interrupts disabled.
-struct PerCpuCache(*mut kernel::ffi::c_void);
+struct PerCpuCache(*mut u32);
 
 // SAFETY: Each CPU only touches its own counter, with interrupts disabled.
 unsafe impl Send for PerCpuCache {}
@@ -33,7 +33,7 @@ unsafe impl Sync for PerCpuCache {}
 impl Drop for PerCpuCache {
     fn drop(&mut self) {
         // SAFETY: We own the allocation (type invariant).
-        unsafe { kernel::bindings::free_percpu(self.0) };
+        unsafe { bindings::free_percpu(self.0.cast()) };
     }
 }
 
@@ -51,7 +51,7 @@ impl ReqSlots {
     /// `cpus` possible CPUs.
     pub(crate) fn new(slots: u32, cpus: u32) -> Result<Self> {
         // SAFETY: No preconditions; returns NULL or a zeroed allocation.
-        let cache = unsafe { ffi::aio_rs_slot_cache_alloc() };
+        let cache = unsafe { bindings::alloc_percpu_uint() };
         if cache.is_null() {
             return Err(ENOMEM);
         }
@@ -70,7 +70,7 @@ impl ReqSlots {
         let _irq = local_interrupt_disable();
         // SAFETY: Interrupts are off, so we stay on this CPU and nothing
         // else on it touches its counter (type invariant).
-        let local = unsafe { &mut *ffi::aio_rs_slot_cache_this_cpu(self.cache.0) };
+        let local = unsafe { &mut *bindings::this_cpu_ptr_uint(self.cache.0) };
         if *local == 0 {
             let mut avail = self.shared.load(Relaxed);
             loop {
@@ -94,7 +94,7 @@ impl ReqSlots {
     pub(crate) fn put(&self, nr: u32) {
         let _irq = local_interrupt_disable();
         // SAFETY: As in `try_get`.
-        let local = unsafe { &mut *ffi::aio_rs_slot_cache_this_cpu(self.cache.0) };
+        let local = unsafe { &mut *bindings::this_cpu_ptr_uint(self.cache.0) };
         *local += nr;
         while *local >= self.batch * 2 {
             *local -= self.batch;

@@ -1,212 +1,101 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Sleeping in `io_getevents` until enough events, a deadline, a signal or
-//! the context's death, with filtered wake-ups: each sleeper says how many
-//! events it still needs, and a completion wakes only the sleepers that the
-//! events now in the ring satisfy (as fs/aio.c's `struct aio_waiter`).
+//! Wait-queue entries with a wake function of their own: the filtered
+//! wake-up mechanism (as `wake_page_match()` filters page wait-bit
+//! wake-ups), where the waker passes a key and each entry's function decides
+//! whether that wake-up concerns it.
 //!
-//! The filter is the standard wake-key mechanism (as `wake_page_match`):
-//! the completion passes the number of available events as the key of
-//! `__wake_up`, and each sleeper's wake function compares it with its own
-//! need.  A wake-up without a key (the context dies) wakes everybody.
-//!
-//! The wait queue is a raw `wait_queue_head` rather than a `CondVar` because
-//! the sleep needs an hrtimer deadline with the task's timer slack (as
-//! fs/aio.c) and sleepers with their own wake function.
+//! `IOCB_CMD_POLL` queues one on the polled file's queue and the
+//! `io_getevents` sleeper (`getevents.rs`) one on its context's; the page
+//! wait-bit retries of buffered I/O will be the next user.  The kernel crate
+//! wraps `wait_queue_head` only inside `CondVar`, whose entries use the
+//! default wake function; this is the small missing piece.
 
-use core::pin::Pin;
 use kernel::bindings;
 use kernel::ffi::{c_int, c_uint, c_void};
 use kernel::prelude::*;
-use kernel::sync::atomic::{Atomic, Relaxed};
-use kernel::sync::LockClassKey;
-use kernel::task::{Task, TASK_INTERRUPTIBLE, TASK_NORMAL};
 use kernel::types::Opaque;
 
-/// `KTIME_MAX`: no deadline.
-pub(crate) const NO_DEADLINE: i64 = i64::MAX;
+/// A wake function: `(entry, mode, sync, key)`, called under the queue's
+/// lock, possibly with interrupts off.  Returns non-zero if it woke.
+pub(crate) type WakeFn =
+    unsafe extern "C" fn(*mut bindings::wait_queue_entry, c_uint, c_int, *mut c_void) -> c_int;
 
-/// The queue of `io_getevents` sleepers of one context.
+/// A `wait_queue_entry` with its own wake function.
 ///
 /// # Invariants
 ///
-/// `head` is an initialised `wait_queue_head`.
+/// The entry is initialised, with an empty (self-linked) list link when it
+/// is on no queue.
+#[repr(transparent)]
 #[pin_data]
-pub(crate) struct EventWaitQueue {
+pub(crate) struct WaitEntry {
     #[pin]
-    head: Opaque<bindings::wait_queue_head>,
-}
-
-// SAFETY: A `wait_queue_head` is meant to be used from any thread.
-unsafe impl Send for EventWaitQueue {}
-// SAFETY: A `wait_queue_head` is meant to be used from any thread.
-unsafe impl Sync for EventWaitQueue {}
-
-/// One sleeper: its wait-queue entry and the number of events it needs.
-#[repr(C)]
-struct Waiter {
     entry: Opaque<bindings::wait_queue_entry>,
-    needed: Atomic<usize>,
 }
 
-/// The wake function of a [`Waiter`]: a keyed wake-up carries the number of
-/// events in the ring, and only wakes the sleeper if that is enough.
-///
-/// # Safety
-///
-/// Called by the wait-queue code, under the queue lock, with `entry` the
-/// entry of a live [`Waiter`].
-unsafe extern "C" fn wake_if_enough(
-    entry: *mut bindings::wait_queue_entry,
-    mode: c_uint,
-    sync: c_int,
-    key: *mut c_void,
-) -> c_int {
-    // SAFETY: `entry` is the first field of a `repr(C)` `Waiter` (caller).
-    let waiter = unsafe { &*entry.cast::<Waiter>() };
-    if !key.is_null() && (key as usize) < waiter.needed.load(Relaxed) {
-        return 0;
-    }
-    // SAFETY: Same contract as ours.
-    unsafe { bindings::autoremove_wake_function(entry, mode, sync, key) }
-}
+// SAFETY: Wait entries are meant to be queued and woken from any thread.
+unsafe impl Send for WaitEntry {}
+// SAFETY: As above; the link is only changed under its queue's lock.
+unsafe impl Sync for WaitEntry {}
 
-/// Why [`EventWaitQueue::wait`] returned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum WaitEnd {
-    /// The condition said so.
-    Done,
-    /// The deadline passed.
-    TimedOut,
-    /// A signal is pending.
-    Interrupted,
-}
-
-impl EventWaitQueue {
-    /// Creates an empty queue.
-    pub(crate) fn new(name: &'static CStr, key: Pin<&'static LockClassKey>) -> impl PinInit<Self> {
+impl WaitEntry {
+    /// An entry on no queue whose wake-ups go to `func`.
+    pub(crate) fn new(func: WakeFn) -> impl PinInit<Self> {
         pin_init!(Self {
-            // SAFETY: `slot` is valid for the call; `name` and `key` are static.
-            head <- Opaque::ffi_init(|slot| unsafe {
-                bindings::__init_waitqueue_head(slot, name.as_char_ptr(), key.as_ptr())
+            // As `init_waitqueue_func_entry()`, with a self-linked link so
+            // that taking the entry off twice is harmless.
+            entry <- Opaque::ffi_init(move |w: *mut bindings::wait_queue_entry| {
+                // SAFETY: `w` points to the entry being initialised.
+                unsafe {
+                    (*w).flags = 0;
+                    (*w).private = core::ptr::null_mut();
+                    (*w).func = Some(func);
+                    bindings::INIT_LIST_HEAD(&raw mut (*w).entry);
+                }
             }),
         })
     }
 
-    /// Whether anybody sleeps here.  Callers order their own stores before
-    /// this check with a full barrier, as `waitqueue_active()` requires.
-    pub(crate) fn has_sleepers(&self) -> bool {
-        // `waitqueue_active()`: an unlocked read that may race with sleepers
-        // queueing themselves (they recheck the condition afterwards).
-        // SAFETY: `head` is initialised (type invariant).
-        unsafe {
-            let head = core::ptr::addr_of_mut!((*self.head.get()).head);
-            core::ptr::read_volatile(core::ptr::addr_of!((*head).next)) != head
-        }
+    /// The raw entry.
+    pub(crate) fn as_ptr(&self) -> *mut bindings::wait_queue_entry {
+        self.entry.get()
     }
 
-    /// Wakes the sleepers that need at most `available` events.
-    pub(crate) fn wake_satisfied(&self, available: usize) {
-        // A key of 0 would read as "no key": nobody needs fewer than 1.
-        if available == 0 {
-            return;
-        }
-        // SAFETY: `head` is initialised (type invariant); the key is a
-        // number, never dereferenced.
-        unsafe { bindings::__wake_up(self.head.get(), TASK_NORMAL, 0, available as *mut c_void) };
-    }
-
-    /// Wakes every sleeper.
-    pub(crate) fn wake_all(&self) {
-        // SAFETY: `head` is initialised (type invariant).
-        unsafe { bindings::__wake_up(self.head.get(), TASK_NORMAL, 0, core::ptr::null_mut()) };
-    }
-
-    /// Sleeps interruptibly until `consume()` returns true, `deadline` (an
-    /// absolute `CLOCK_MONOTONIC` time in ns, or [`NO_DEADLINE`]) passes or
-    /// a signal arrives.  `needed()` says how many events would end the wait;
-    /// completions wake the task only when that many are in the ring.
+    /// Queues the entry on `head` (`add_wait_queue()`).
     ///
-    /// `ready()` runs after the task is queued and marked sleeping, so a
-    /// wake-up between its check and the sleep is not lost; it must not
-    /// sleep.  When it says there is something to do, the task is set running
-    /// again and `consume()`, which may sleep, does it and says whether the
-    /// wait is over.
-    pub(crate) fn wait(
-        &self,
-        deadline: i64,
-        mut needed: impl FnMut() -> usize,
-        mut ready: impl FnMut() -> bool,
-        mut consume: impl FnMut() -> bool,
-    ) -> WaitEnd {
-        let waiter = Waiter {
-            entry: Opaque::uninit(),
-            needed: Atomic::new(needed()),
-        };
-        let entry = waiter.entry.get();
-        // SAFETY: `entry` is valid memory; `waiter` is not moved until the
-        // final `finish_wait`.
+    /// # Safety
+    ///
+    /// `head` is a live wait queue; the entry is on no queue and stays alive
+    /// until it is off `head` again.
+    pub(crate) unsafe fn add_to(&self, head: *mut bindings::wait_queue_head) {
+        // SAFETY: As documented.
+        unsafe { bindings::add_wait_queue(head, self.as_ptr()) };
+    }
+
+    /// Takes the entry off `head`, if it is still on it; takes the lock.
+    ///
+    /// # Safety
+    ///
+    /// `head` is live, and the entry is on `head` or on no queue.
+    pub(crate) unsafe fn remove_from(&self, head: *mut bindings::wait_queue_head) {
+        // SAFETY: `head` is live (caller).  `remove_wait_queue` takes the
+        // IRQ-safe lock (wake-ups may come from interrupts); unlinking a
+        // self-linked entry changes nothing.  Once off the queue, no waker
+        // can reach the entry, so its link may be reset without the lock.
         unsafe {
-            bindings::init_wait(entry);
-            (*entry).func = Some(wake_if_enough);
-        }
-        // SAFETY: `current` is always valid in syscall context.
-        let slack = unsafe { (*Task::current_raw()).timer_slack_ns };
-        let mut expired = false;
-        loop {
-            waiter.needed.store(needed(), Relaxed);
-            // SAFETY: `head` is initialised and `entry` is a valid entry
-            // (queued again if a waker or `finish_wait` removed it).
-            let interrupted = unsafe {
-                bindings::prepare_to_wait_event(self.head.get(), entry, TASK_INTERRUPTIBLE)
-            } != 0;
-            if ready() {
-                // SAFETY: As above; this also sets the task running, so that
-                // `consume` may sleep.
-                unsafe { bindings::finish_wait(self.head.get(), entry) };
-                if consume() {
-                    return WaitEnd::Done;
-                }
-                continue;
-            }
-            let end = if interrupted {
-                Some(WaitEnd::Interrupted)
-            } else if expired {
-                Some(WaitEnd::TimedOut)
-            } else {
-                None
-            };
-            if let Some(end) = end {
-                // SAFETY: As above.
-                unsafe { bindings::finish_wait(self.head.get(), entry) };
-                return end;
-            }
-            if deadline == NO_DEADLINE {
-                // SAFETY: The task state was set by `prepare_to_wait_event`.
-                unsafe { bindings::schedule() };
-            } else {
-                let mut expires = deadline;
-                // SAFETY: As above; `expires` is a valid ktime.
-                expired = unsafe {
-                    bindings::schedule_hrtimeout_range(
-                        &mut expires,
-                        slack,
-                        bindings::hrtimer_mode_HRTIMER_MODE_ABS,
-                    )
-                } == 0;
-            }
+            bindings::remove_wait_queue(head, self.as_ptr());
+            bindings::INIT_LIST_HEAD(&raw mut (*self.as_ptr()).entry);
         }
     }
-}
 
-/// The absolute deadline of a relative timeout of `rel_ns` from now, with
-/// `ktime_add_safe()`'s saturation as fs/aio.c's relative hrtimer gets it: a
-/// negative timeout or an overflow means no deadline at all.
-pub(crate) fn deadline_after(rel_ns: i64) -> i64 {
-    // SAFETY: `ktime_get` has no preconditions.
-    let now = unsafe { bindings::ktime_get() };
-    match now.checked_add(rel_ns) {
-        Some(t) if t >= 0 && t >= now && t >= rel_ns => t,
-        _ => NO_DEADLINE,
+    /// Takes the entry off its queue from its own wake function.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds the lock of the queue the entry is on.
+    pub(crate) unsafe fn remove_locked(&self) {
+        // SAFETY: As documented.
+        unsafe { bindings::list_del_init(&raw mut (*self.as_ptr()).entry) };
     }
 }

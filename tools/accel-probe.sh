@@ -11,8 +11,7 @@ vmlinux=${1:?vmlinux}
 accel=tcg
 if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
 	work=$AIO_CACHE/runs/kvm-probe
-	rm -rf "$work"
-	mkdir -p "$work"
+	printf '#!/bin/sh\n' | stage_guest "$work"
 	echo kvm >"$AIO_CACHE/accel"
 	if "$SRC/tools/qemu-run.sh" "$vmlinux" "$work" 40 >/dev/null 2>&1 &&
 	   grep -q "aio-guest: powering off" "$work/console.log"; then

@@ -98,10 +98,7 @@ for round in $(seq 1 "$rounds"); do
 	[ $((round % 2)) = 0 ] && order="c rust"
 	for impl in $order; do
 		work=$dir/round-$round-$impl
-		mkdir -p "$work"
-		cp "$SRC/tools/guest-bench.sh" "$work/guest-bench.sh"
-		printf '#!/bin/sh\nexec sh /mnt/work/guest-bench.sh\n' >"$work/run.sh"
-		chmod +x "$work/run.sh"
+		stage_guest "$work" "$SRC/tools/guest-bench.sh"
 		conf "$impl" >"$work/bench.conf"
 		log "bench round $round/$rounds: $flavour-$impl ($accel)"
 		"$SRC/tools/qemu-run.sh" "$ROOT/build/out/$flavour-$impl/vmlinux" "$work" 3600 ||

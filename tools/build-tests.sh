@@ -17,6 +17,7 @@ in_root /bin/bash -ec '
 		n=$(basename $t .c)
 		case $n in
 		compat32) gcc $cflags -m32 -static -o $out.new/abi/$n $t ;;
+		usb_cancel) gcc $cflags -o $out.new/abi/$n $t -luring ;;
 		*) gcc $cflags -o $out.new/abi/$n $t -lpthread ;;
 		esac
 	done

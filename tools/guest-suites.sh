@@ -19,6 +19,7 @@ for t in setup_destroy getevents_submit compat32; do
 done
 run $R/abi/implementation.out 60 $T/abi/implementation "$impl"
 run $R/abi/poll_cancel.out 300 $T/abi/poll_cancel
+run $R/abi/usb_cancel.out 300 $T/abi/usb_cancel
 
 # Stress (threads, shared and private contexts, user-space reaping) and
 # fio on the raw devices, before /dev/vda gets a file system.

@@ -72,7 +72,15 @@ if [ "$(cat "$ROOT/$out/.aio-config" 2>/dev/null)" != "$chash" ]; then
 	echo "$chash" >"$ROOT/$out/.aio-config"
 fi
 
-# 3. Build.
+# 3. Build, unless nothing that goes into this kernel changed since its last
+# successful build (the pristine tree never changes; the patches and the
+# config are in $chash): callers may ask for a kernel as often as they like.
+shash=$( (cd "$SRC" && cat Kbuild Kconfig ./*.rs ./*.c ./*.h; echo "$chash") | sha1sum | cut -c1-16)
+if [ -e "$ROOT/$out/vmlinux" ] && [ "$(cat "$ROOT/$out/.aio-built" 2>/dev/null)" = "$shash" ]; then
+	echo "$ROOT/$out/vmlinux"
+	exit 0
+fi
+rm -f "$ROOT/$out/.aio-built"
 log "building $flavour-$impl"
 start=$(date +%s)
 if ! mk vmlinux >"$ROOT/$out/build.log" 2>&1; then
@@ -82,4 +90,5 @@ if ! mk vmlinux >"$ROOT/$out/build.log" 2>&1; then
 fi
 log "built $flavour-$impl in $(( $(date +%s) - start ))s"
 grep -E "^(warning|error)|: warning:" "$ROOT/$out/build.log" | grep -i "aio_rs" >&2 || true
+echo "$shash" >"$ROOT/$out/.aio-built"
 echo "$ROOT/$out/vmlinux"

@@ -18,7 +18,31 @@ in_root() {
 		mount --rbind /dev "$root/dev"
 		exec chroot "$root" /usr/bin/env -i \
 			PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C.UTF-8 \
-			TERM=dumb "$@"' in_root "$ROOT" "$SRC" "$@"
+			TERM=dumb DEBIAN_FRONTEND=noninteractive "$@"' in_root "$ROOT" "$SRC" "$@"
+}
+
+# Stages a guest job in WORKDIR (emptied first), the one way every tool
+# does it: with SCRIPT, the guest runs `sh SCRIPT ARGS...` from a copy in
+# WORKDIR; without, the job (run.sh) is read from standard input.  The
+# guest sees WORKDIR as /mnt/work (tools/guest-init.sh).
+#   stage_guest WORKDIR [SCRIPT [ARGS...]]
+stage_guest() {
+	local work=$1
+	shift
+	rm -rf "$work"
+	mkdir -p "$work"
+	if [ $# -gt 0 ]; then
+		cp "$1" "$work/"
+		{
+			printf '#!/bin/sh\nexec sh /mnt/work/%s' "$(basename "$1")"
+			shift
+			[ $# -gt 0 ] && printf ' %s' "$@"
+			printf '\n'
+		} >"$work/run.sh"
+	else
+		cat >"$work/run.sh"
+	fi
+	chmod +x "$work/run.sh"
 }
 
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }

@@ -9,15 +9,11 @@ set -euo pipefail
 
 impl=${1:?rust|c}
 flavour=${2:-test}
-vmlinux=$ROOT/build/out/$flavour-$impl/vmlinux
-[ -e "$vmlinux" ] || vmlinux=$("$SRC/tools/kbuild.sh" "$flavour" "$impl")
+# Incremental: a no-op when nothing that goes into the kernel changed.
+vmlinux=$("$SRC/tools/kbuild.sh" "$flavour" "$impl")
 
 work=$AIO_CACHE/runs/suites-$flavour-$impl
-rm -rf "$work"
-mkdir -p "$work"
-cp "$SRC/tools/guest-suites.sh" "$work/guest-suites.sh"
-printf '#!/bin/sh\nexec sh /mnt/work/guest-suites.sh %s\n' "$impl" >"$work/run.sh"
-chmod +x "$work/run.sh"
+stage_guest "$work" "$SRC/tools/guest-suites.sh" "$impl"
 # libaio's harness cases (HARNESS_CASES overrides).  6, 11, 14, 18 and 20
 # take minutes each on a TCG debug guest: tools/harness-long.sh runs them on
 # the release kernels.

@@ -18,9 +18,7 @@ first=$(echo $impls | cut -d' ' -f1)
 
 for impl in $impls; do
 	work=$AIO_CACHE/runs/run-$impl
-	rm -rf "$work"
-	mkdir -p "$work"
-	cat >"$work/run.sh" <<'GUEST'
+	stage_guest "$work" <<'GUEST'
 #!/bin/sh
 cd /mnt/work
 for dev in /dev/vda /dev/nullb0; do
@@ -32,7 +30,6 @@ for dev in /dev/vda /dev/nullb0; do
 	echo "=== fio exit status: $?"
 done >fio.txt
 GUEST
-	chmod +x "$work/run.sh"
 	log "booting release-$impl (accel $(cat "$AIO_CACHE/accel"))"
 	"$SRC/tools/qemu-run.sh" "$ROOT/build/out/release-$impl/vmlinux" "$work" 600
 	[ "$impl" = "$first" ] && cat "$work/fio.txt"

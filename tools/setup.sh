@@ -9,9 +9,9 @@
 #   $AIO_CACHE/versions.txt   exact versions used
 set -euo pipefail
 
-AIO_CACHE=${AIO_CACHE:-/var/cache/aio-rs}
-ROOT=$AIO_CACHE/root
-SETUP_REV=4	# bump when the package list changes
+# shellcheck source=tools/lib.sh
+. "$(dirname "$0")/lib.sh"
+SETUP_REV=5	# bump when the package list changes
 
 PKGS=(
 	rustc rust-src bindgen rustfmt rust-clippy cargo clang lld llvm
@@ -19,6 +19,7 @@ PKGS=(
 	python3 perl xz-utils zstd ca-certificates dpkg-dev
 	qemu-system-x86 fio libaio-dev libaio1t64 busybox-static
 	util-linux e2fsprogs procps iproute2 strace gnuplot-nox gcc-multilib
+	liburing-dev
 )
 
 log() { echo "setup: $*" >&2; }
@@ -32,17 +33,6 @@ mirror() {
 		/etc/apt/sources.list 2>/dev/null)
 	echo "${m:-http://deb.debian.org/debian}"
 }
-
-in_root() {
-	mountpoint -q "$ROOT/proc" || mount -t proc proc "$ROOT/proc"
-	chroot "$ROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-		DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 HOME=/root "$@"
-}
-
-cleanup() {
-	mountpoint -q "$ROOT/proc" && umount "$ROOT/proc" || true
-}
-trap cleanup EXIT
 
 mkdir -p "$AIO_CACHE"
 exec 9>"$AIO_CACHE/.setup.lock"

@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! An AIO context (fs/aio.c's `struct kioctx`): the ring, its slot
+//! accounting, its sleepers, its cancellable requests, and what keeps
+//! `io_destroy` waiting.
+
+use crate::abi::IoEvent;
+use crate::accounting;
+use crate::cancel::CancelList;
+use crate::eventfd::EventFd;
+use crate::getevents::EventWaitQueue;
+use crate::ring::Ring;
+use crate::ring_index::{events_available, RingGeometry};
+use crate::slots::ReqSlots;
+use core::ops::Deref;
+use kernel::bindings;
+use kernel::prelude::*;
+use kernel::sync::atomic::{Acquire, Atomic, Relaxed, Release};
+use kernel::sync::{new_mutex, new_spinlock_irq, Arc, Completion, Mutex, SpinLockIrq};
+use kernel::uaccess::UserPtr;
+
+/// An AIO context.
+///
+/// # Invariants
+///
+/// While the context is in its mm's table, `dead` is false and `user_id`
+/// is the address of the ring mapping that user space knows it by.
+/// `inflight` counts one reference for the live context, one per
+/// [`InflightRef`]; `idle` completes when it drops to zero.
+#[pin_data]
+pub(crate) struct Kioctx {
+    ring: Ring,
+    /// What `io_setup` was asked for, as charged to `aio-nr`.
+    max_reqs: u32,
+    /// Ring slots that no request holds yet (one slot always stays empty).
+    slots: ReqSlots,
+    /// The context id: the user address of the ring mapping.
+    user_id: Atomic<usize>,
+    /// The index in the mm's table (`ring->id`), once inserted.
+    id: Atomic<u32>,
+    /// Where the ring is mapped, and how long; size 0 means nothing to
+    /// unmap (the mm is going away).
+    mmap_base: Atomic<usize>,
+    mmap_size: Atomic<usize>,
+    dead: Atomic<bool>,
+    inflight: Atomic<usize>,
+    #[pin]
+    idle: Completion,
+    /// Serialises the kernel-side consumers of the ring (`io_getevents`).
+    #[pin]
+    ring_lock: Mutex<()>,
+    /// The producer side of the ring, taken from any context.
+    #[pin]
+    completion: SpinLockIrq<CompletionState>,
+    #[pin]
+    wait: EventWaitQueue,
+    /// The requests `io_cancel` can reach.
+    #[pin]
+    cancel: CancelList,
+}
+
+/// The producer side of the ring.
+struct CompletionState {
+    /// The trusted copy of `ring->tail`: where the next event goes.
+    tail: u32,
+    /// Events posted whose slots have not been given back to the free
+    /// slots yet (they may still sit in the ring).
+    completed_events: u32,
+}
+
+/// A reference that keeps `io_destroy` (and `exit_aio`) waiting: held by an
+/// `io_submit` in progress and by each request.
+pub(crate) struct InflightRef(Arc<Kioctx>);
+
+impl Deref for InflightRef {
+    type Target = Kioctx;
+
+    fn deref(&self) -> &Kioctx {
+        &self.0
+    }
+}
+
+impl Drop for InflightRef {
+    fn drop(&mut self) {
+        self.0.put_inflight();
+    }
+}
+
+impl Kioctx {
+    /// A context for `max_reqs` requests, its ring mapped into the current
+    /// process.
+    pub(crate) fn new(max_reqs: u32, geometry: &RingGeometry, cpus: u32) -> Result<Arc<Self>> {
+        let ring = Ring::new(geometry)?;
+        let slots = ReqSlots::new(geometry.max_in_flight(), cpus)?;
+        Arc::pin_init(
+            try_pin_init!(Self {
+                slots,
+                ring,
+                max_reqs,
+                user_id: Atomic::new(0),
+                id: Atomic::new(u32::MAX),
+                mmap_base: Atomic::new(0),
+                mmap_size: Atomic::new(0),
+                dead: Atomic::new(false),
+                inflight: Atomic::new(1),
+                idle <- Completion::new(),
+                ring_lock <- new_mutex!((), "Kioctx::ring_lock"),
+                completion <- new_spinlock_irq!(
+                    CompletionState { tail: 0, completed_events: 0 },
+                    "Kioctx::completion"
+                ),
+                wait <- EventWaitQueue::new(c"Kioctx::wait", kernel::static_lock_class!()),
+                cancel <- CancelList::new(),
+            }? Error),
+            GFP_KERNEL,
+        )
+    }
+
+    pub(crate) fn nr_events(&self) -> u32 {
+        self.ring.nr_events()
+    }
+
+    pub(crate) fn ring(&self) -> &Ring {
+        &self.ring
+    }
+
+    pub(crate) fn cancel_list(&self) -> &CancelList {
+        &self.cancel
+    }
+
+    pub(crate) fn wait_queue(&self) -> &EventWaitQueue {
+        &self.wait
+    }
+
+    /// The context id user space knows it by.
+    pub(crate) fn user_id(&self) -> usize {
+        self.user_id.load(Relaxed)
+    }
+
+    /// Records where the ring is mapped; it becomes the context id.
+    pub(crate) fn set_mapping(&self, base: usize, size: usize) {
+        self.mmap_base.store(base, Relaxed);
+        self.mmap_size.store(size, Relaxed);
+        self.user_id.store(base, Relaxed);
+    }
+
+    /// `mremap` of the ring: `EINVAL` unless the whole live ring moved.
+    pub(crate) fn ring_moved(&self, start: usize, len: usize) -> Result {
+        if self.dead.load(Relaxed) || self.mmap_size.load(Relaxed) != len {
+            return Err(EINVAL);
+        }
+        self.set_mapping(start, len);
+        Ok(())
+    }
+
+    /// The mm is going away: nothing to unmap any more.
+    pub(crate) fn forget_mapping(&self) {
+        self.mmap_size.store(0, Relaxed);
+    }
+
+    /// The index in the mm's table.
+    pub(crate) fn table_index(&self) -> u32 {
+        self.id.load(Relaxed)
+    }
+
+    /// Records the index in the mm's table, also in `ring->id`, which
+    /// lookups read back from user space.
+    pub(crate) fn set_table_index(&self, id: u32) {
+        self.id.store(id, Relaxed);
+        self.ring.set_id(id);
+    }
+
+    pub(crate) fn is_dead(&self) -> bool {
+        self.dead.load(Relaxed)
+    }
+
+    /// Marks the context dead; `false` if it already was.
+    pub(crate) fn mark_dead(&self) -> bool {
+        !self.dead.xchg(true, Relaxed)
+    }
+
+    /// Takes one ring slot for a new request; `false` if the ring is full
+    /// even after taking back the slots of events consumed since.
+    pub(crate) fn get_req_slot(&self) -> bool {
+        if self.slots.try_get() {
+            return true;
+        }
+        {
+            let mut state = self.completion.lock();
+            if state.completed_events > 0 {
+                // User space may have consumed events itself (moved `head`).
+                let head = self.ring.head();
+                self.refill_slots(&mut state, head);
+            }
+        }
+        self.slots.try_get()
+    }
+
+    /// Returns a slot taken by [`Self::get_req_slot`] whose request never
+    /// started.
+    pub(crate) fn put_req_slot(&self) {
+        self.slots.put(1);
+    }
+
+    /// fs/aio.c's `refill_reqs_available`: the slots of posted events that
+    /// are no longer in the ring (consumed by whoever moved `head`) become
+    /// available again.  `head` comes from user memory and is only trusted
+    /// modulo the ring size.
+    fn refill_slots(&self, state: &mut CompletionState, head: u32) {
+        let in_ring = events_available(head, state.tail, self.nr_events());
+        let consumed = state.completed_events.saturating_sub(in_ring);
+        if consumed > 0 {
+            state.completed_events -= consumed;
+            self.slots.put(consumed);
+        }
+    }
+
+    /// Posts `event` in the ring and wakes the sleepers it satisfies (fs/aio.c's
+    /// `aio_complete`).  Any context, interrupts included.  Slot accounting
+    /// guarantees that the ring has room.
+    pub(crate) fn post(&self, event: &IoEvent, eventfd: Option<&EventFd>) {
+        let available = {
+            let mut state = self.completion.lock();
+            let slot = state.tail;
+            self.ring.write_event(slot, event);
+            state.tail = if slot + 1 >= self.nr_events() {
+                0
+            } else {
+                slot + 1
+            };
+            // Release: user space that sees the new tail sees the event.
+            self.ring.set_tail(state.tail);
+            let head = self.ring.head();
+            state.completed_events += 1;
+            if state.completed_events > 1 {
+                self.refill_slots(&mut state, head);
+            }
+            events_available(head, state.tail, self.nr_events())
+        };
+        if let Some(eventfd) = eventfd {
+            eventfd.signal();
+        }
+        // Order the tail store before the unlocked sleeper check; sleepers
+        // queue themselves before they look at the ring.
+        kernel::sync::barrier::smp_mb(kernel::sync::atomic::Full);
+        if self.wait.has_sleepers() {
+            self.wait.wake_satisfied(available as usize);
+        }
+    }
+
+    /// Takes a reference that keeps `io_destroy` waiting; `None` once the
+    /// context is dead and idle.
+    pub(crate) fn get_inflight(self: &Arc<Self>) -> Option<InflightRef> {
+        let mut cur = self.inflight.load(Relaxed);
+        while cur > 0 {
+            match self.inflight.cmpxchg(cur, cur + 1, Acquire) {
+                Ok(_) => return Some(InflightRef(self.clone())),
+                Err(seen) => cur = seen,
+            }
+        }
+        None
+    }
+
+    /// Drops a reference of an [`InflightRef`] (or the context's own).
+    fn put_inflight(&self) {
+        if self.inflight.fetch_sub(1, Release) == 1 {
+            self.idle.complete_all();
+        }
+    }
+
+    /// Copies up to `max` events to `events` under the consumers' lock
+    /// (`EFAULT` leaves them in the ring).
+    pub(crate) fn read_ring(&self, events: UserPtr, max: usize) -> Result<usize> {
+        let _guard = self.ring_lock.lock();
+        self.ring.copy_out(events, max)
+    }
+
+    /// `kill_ioctx` after the table let go of the context: cancels its
+    /// requests, wakes its sleepers, returns its accounting and unmaps its
+    /// ring (unless the mm is going away), then lets the last request
+    /// complete `idle`.
+    pub(crate) fn kill(&self) {
+        // Armed polls and driver requests would keep the context busy for ever.
+        self.cancel.cancel_all(true);
+        self.wait.wake_all();
+        accounting::uncharge(self.max_reqs);
+        let size = self.mmap_size.load(Relaxed);
+        if size != 0 {
+            // Unmapping something else that user space mapped there is what
+            // fs/aio.c does too; the ring memory itself stays valid.
+            // SAFETY: Called from a task of the context's own mm.
+            unsafe { bindings::vm_munmap(self.mmap_base.load(Relaxed), size) };
+        }
+        self.put_inflight();
+    }
+
+    /// Waits until nothing is in flight any more (after [`Self::kill`]).
+    pub(crate) fn wait_idle(&self) {
+        self.idle.wait_for_completion();
+    }
+}

@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `IOCB_CMD_FSYNC` and `IOCB_CMD_FDSYNC` (fs/aio.c's `aio_fsync`): the sync
+//! runs from the system workqueue with the submitter's credentials.
+
+use crate::abi::Iocb;
+use crate::kiocb::{AioKiocb, Op};
+use core::ptr::NonNull;
+use kernel::bindings;
+use kernel::cred::Credential;
+use kernel::ffi::c_int;
+use kernel::prelude::*;
+use kernel::sync::aref::ARef;
+use kernel::sync::Arc;
+use kernel::workqueue;
+
+/// The credentials and the kind of an fsync request.
+pub(crate) struct FsyncState {
+    creds: Option<ARef<Credential>>,
+    datasync: bool,
+}
+
+impl FsyncState {
+    /// fs/aio.c's checks of an fsync iocb, then a copy of the submitter's
+    /// credentials; nothing for other opcodes.
+    pub(crate) fn new(op: Op, file: *mut bindings::file, iocb: &Iocb) -> Result<Self> {
+        let Op::Fsync { datasync } = op else {
+            return Ok(Self {
+                creds: None,
+                datasync: false,
+            });
+        };
+        if iocb.aio_buf != 0
+            || iocb.aio_offset != 0
+            || iocb.aio_nbytes != 0
+            || iocb.aio_rw_flags != 0
+        {
+            return Err(EINVAL);
+        }
+        // SAFETY: `file` is the request's counted file; its `f_op` is valid.
+        if unsafe { (*(*file).f_op).fsync }.is_none() {
+            return Err(EINVAL);
+        }
+        // SAFETY: No preconditions; returns a new reference or NULL.
+        let creds = NonNull::new(unsafe { bindings::prepare_creds() }).ok_or(ENOMEM)?;
+        Ok(Self {
+            // SAFETY: `prepare_creds` gave us a reference, which the `ARef`
+            // now owns; `Credential` is a transparent `struct cred`.
+            creds: Some(unsafe { ARef::from_raw(creds.cast::<Credential>()) }),
+            datasync,
+        })
+    }
+}
+
+/// Queues the sync; the work holds the operation's reference.
+pub(crate) fn issue(req: Arc<AioKiocb>) -> Result {
+    // The request's work item is used by nothing else for an fsync, so it
+    // cannot be queued already.
+    let _ = workqueue::system().enqueue(req);
+    Ok(())
+}
+
+/// The work: `vfs_fsync` as the submitter.
+pub(crate) fn run(req: Arc<AioKiocb>) {
+    let state = req.fsync();
+    let Some(creds) = state.creds.as_ref() else {
+        return;
+    };
+    // SAFETY: The credentials are valid while we hold them; the override
+    // is undone before they can go.
+    let old = unsafe { bindings::override_creds(creds.as_ptr()) };
+    // SAFETY: The request holds its file.
+    let ret = unsafe { bindings::vfs_fsync(req.file().as_ptr(), c_int::from(state.datasync)) };
+    // SAFETY: `old` came from `override_creds` on this task.
+    unsafe { bindings::revert_creds(old) };
+    req.finish(ret.into());
+}
