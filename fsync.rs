@@ -4,7 +4,7 @@
 //! runs from the system workqueue with the submitter's credentials.
 
 use crate::abi::Iocb;
-use crate::kiocb::{AioKiocb, Op};
+use crate::kiocb::{self, AioKiocb, Op};
 use core::ptr::NonNull;
 use kernel::bindings;
 use kernel::cred::Credential;
@@ -12,7 +12,6 @@ use kernel::ffi::c_int;
 use kernel::prelude::*;
 use kernel::sync::aref::ARef;
 use kernel::sync::Arc;
-use kernel::workqueue;
 
 /// The credentials and the kind of an fsync request.
 pub(crate) struct FsyncState {
@@ -56,7 +55,7 @@ impl FsyncState {
 pub(crate) fn issue(req: Arc<AioKiocb>) -> Result {
     // The request's work item is used by nothing else for an fsync, so it
     // cannot be queued already.
-    let _ = workqueue::system().enqueue(req);
+    let _ = kiocb::work_queue().enqueue(req);
     Ok(())
 }
 

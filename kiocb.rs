@@ -33,7 +33,7 @@ use kernel::prelude::*;
 use kernel::sync::aref::ARef;
 use kernel::sync::atomic::{Atomic, Relaxed};
 use kernel::sync::{Arc, SetOnce, UniqueArc};
-use kernel::workqueue::{impl_has_work, new_work, Work, WorkItem};
+use kernel::workqueue::{impl_has_work, new_work, Queue, Work, WorkItem};
 
 /// A driver's cancel function (`kiocb_cancel_fn`).
 pub(crate) type CancelFn = unsafe extern "C" fn(*mut bindings::kiocb) -> kernel::ffi::c_int;
@@ -253,6 +253,13 @@ impl AioKiocb {
             None => Err(EINVAL),
         }
     }
+}
+
+/// The queue of `schedule_work()`, which fs/aio.c uses for the same work
+/// (7.3 deprecates `system_wq`, which `workqueue::system()` still returns).
+pub(crate) fn work_queue() -> &'static Queue {
+    // SAFETY: `system_percpu_wq` is a C global, always available.
+    unsafe { Queue::from_raw(bindings::system_percpu_wq) }
 }
 
 impl WorkItem for AioKiocb {

@@ -22,7 +22,7 @@
 
 use crate::abi::Iocb;
 use crate::eventfd::EventFd;
-use crate::kiocb::{AioKiocb, Op};
+use crate::kiocb::{self, AioKiocb, Op};
 use crate::poll_refs::{PollOutcome, PollRefs, PollWord};
 use crate::waitbit::WaitEntry;
 use kernel::bindings;
@@ -31,7 +31,6 @@ use kernel::list::ListArc;
 use kernel::prelude::*;
 use kernel::sync::atomic::{Acquire, Atomic, Full, Relaxed, Release};
 use kernel::sync::{rcu, Arc, ArcBorrow};
-use kernel::workqueue;
 
 const EPOLLERR: u32 = bindings::EPOLLERR;
 const EPOLLHUP: u32 = bindings::EPOLLHUP;
@@ -223,7 +222,7 @@ fn run_owner(owner: Owner<'_>) {
 /// context, or must not signal an eventfd where it is).
 fn queue_owner_work(owner: Owner<'_>) {
     // Only the owner queues, so the work cannot be pending already.
-    let _ = workqueue::system().enqueue(owner.to_arc());
+    let _ = kiocb::work_queue().enqueue(owner.to_arc());
 }
 
 /// The work item of a poll request: whoever queued it passed ownership on.
