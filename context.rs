@@ -68,9 +68,18 @@ struct CompletionState {
     completed_events: u32,
 }
 
-/// A reference that keeps `io_destroy` (and `exit_aio`) waiting: held by an
-/// `io_submit` in progress and by each request.
+/// A reference that keeps `io_destroy` (and `exit_aio`) waiting, held by
+/// each request.
 pub(crate) struct InflightRef(Arc<Kioctx>);
+
+/// The same for an `io_submit` in progress, which holds the context already.
+pub(crate) struct Submitting<'a>(&'a Kioctx);
+
+impl Drop for Submitting<'_> {
+    fn drop(&mut self) {
+        self.0.put_inflight();
+    }
+}
 
 impl Deref for InflightRef {
     type Target = Kioctx;
@@ -248,17 +257,27 @@ impl Kioctx {
         }
     }
 
-    /// Takes a reference that keeps `io_destroy` waiting; `None` once the
-    /// context is dead and idle.
-    pub(crate) fn get_inflight(self: &Arc<Self>) -> Option<InflightRef> {
+    /// Counts one more user that keeps `io_destroy` waiting; `false` once
+    /// the context is dead and idle.
+    fn try_get_inflight(&self) -> bool {
         let mut cur = self.inflight.load(Relaxed);
         while cur > 0 {
             match self.inflight.cmpxchg(cur, cur + 1, Acquire) {
-                Ok(_) => return Some(InflightRef(self.clone())),
+                Ok(_) => return true,
                 Err(seen) => cur = seen,
             }
         }
-        None
+        false
+    }
+
+    /// A request's reference (see [`InflightRef`]).
+    pub(crate) fn get_inflight(self: &Arc<Self>) -> Option<InflightRef> {
+        self.try_get_inflight().then(|| InflightRef(self.clone()))
+    }
+
+    /// An `io_submit` call's reference (see [`Submitting`]).
+    pub(crate) fn start_submit(&self) -> Option<Submitting<'_>> {
+        self.try_get_inflight().then_some(Submitting(self))
     }
 
     /// Drops a reference of an [`InflightRef`] (or the context's own).

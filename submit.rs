@@ -67,7 +67,7 @@ pub(crate) fn submit(ctx_id: usize, nr: c_long, iocbpp: UserPtr, compat: bool) -
     }
     let ctx = lookup(ctx_id).ok_or(EINVAL)?;
     // Like fs/aio.c's `users` reference: io_destroy waits for this call.
-    let busy = ctx.get_inflight().ok_or(EINVAL)?;
+    let busy = ctx.start_submit().ok_or(EINVAL)?;
     let nr = (nr as u64).min(u64::from(ctx.nr_events())) as usize;
     let ptr_size = if compat { 4 } else { 8 };
     let mut ret = Ok(());
