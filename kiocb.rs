@@ -246,9 +246,8 @@ impl AioKiocb {
             return Ok(());
         }
         match self.driver_cancel.as_ref() {
-            // SAFETY: The driver registered the function for this very
-            // kiocb, which has not completed: its completion unlinks the
-            // request under the lock our caller holds.
+            // SAFETY: The driver's function for this kiocb, not completed yet:
+            // its completion unlinks the request under our caller's lock.
             Some(cancel) => to_result(unsafe { cancel(self.rw.kiocb()) }),
             None => Err(EINVAL),
         }

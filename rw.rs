@@ -287,9 +287,8 @@ pub(crate) unsafe fn set_driver_cancel(kiocb: *mut bindings::kiocb, cancel: Opti
         return;
     }
     let Some(cancel) = cancel else { return };
-    // SAFETY: An `IOCB_AIO_RW` kiocb is the kiocb of one of our requests,
-    // alive until `complete` (which has not run) drops the operation's
-    // reference.
+    // SAFETY: An `IOCB_AIO_RW` kiocb is one of our requests' kiocbs, alive
+    // until `complete` (not run yet) drops the operation's reference.
     let req = unsafe { ArcBorrow::from_raw(AioKiocb::from_rw(RwState::from_kiocb(kiocb))) };
     if !req.set_driver_cancel(cancel) {
         kernel::pr_warn_once!("kiocb_set_cancel_fn called twice for one request\n");

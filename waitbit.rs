@@ -79,10 +79,10 @@ impl WaitEntry {
     ///
     /// `head` is live, and the entry is on `head` or on no queue.
     pub(crate) unsafe fn remove_from(&self, head: *mut bindings::wait_queue_head) {
-        // SAFETY: `head` is live (caller).  `remove_wait_queue` takes the
-        // IRQ-safe lock (wake-ups may come from interrupts); unlinking a
-        // self-linked entry changes nothing.  Once off the queue, no waker
-        // can reach the entry, so its link may be reset without the lock.
+        // `remove_wait_queue` takes the IRQ-safe lock (wake-ups may come from
+        // interrupts); unlinking a self-linked entry changes nothing.
+        // SAFETY: `head` is live (caller).  Once off the queue, no waker can
+        // reach the entry, so its link may be reset without the lock.
         unsafe {
             bindings::remove_wait_queue(head, self.as_ptr());
             bindings::INIT_LIST_HEAD(&raw mut (*self.as_ptr()).entry);
