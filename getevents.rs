@@ -19,6 +19,7 @@
 use crate::context::Kioctx;
 use crate::ring_index::EVENT_SIZE;
 use crate::table::lookup;
+use crate::waitbit::WaitEntry;
 use core::cell::Cell;
 use core::pin::Pin;
 use kernel::bindings;
@@ -51,8 +52,10 @@ unsafe impl Sync for EventWaitQueue {}
 
 /// One sleeper: its wait-queue entry and the number of events it needs.
 #[repr(C)]
+#[pin_data]
 struct Waiter {
-    entry: Opaque<bindings::wait_queue_entry>,
+    #[pin]
+    entry: WaitEntry,
     needed: Atomic<usize>,
 }
 
@@ -69,7 +72,8 @@ unsafe extern "C" fn wake_if_enough(
     sync: c_int,
     key: *mut c_void,
 ) -> c_int {
-    // SAFETY: `entry` is the first field of a `repr(C)` `Waiter` (caller).
+    // SAFETY: `entry` is the first field (a transparent `WaitEntry`) of a
+    // `repr(C)` `Waiter` (caller).
     let waiter = unsafe { &*entry.cast::<Waiter>() };
     if !key.is_null() && (key as usize) < waiter.needed.load(Relaxed) {
         return 0;
@@ -146,17 +150,12 @@ impl EventWaitQueue {
         mut ready: impl FnMut() -> bool,
         mut consume: impl FnMut() -> bool,
     ) -> WaitEnd {
-        let waiter = Waiter {
-            entry: Opaque::uninit(),
-            needed: Atomic::new(needed()),
-        };
-        let entry = waiter.entry.get();
-        // SAFETY: `entry` is valid memory; `waiter` is not moved until the
-        // final `finish_wait`.
-        unsafe {
-            bindings::init_wait(entry);
-            (*entry).func = Some(wake_if_enough);
-        }
+        let first_need = needed();
+        pin_init::stack_pin_init!(let waiter = pin_init!(Waiter {
+            entry <- WaitEntry::for_current_task(wake_if_enough),
+            needed: Atomic::new(first_need),
+        }));
+        let entry = waiter.entry.as_ptr();
         // SAFETY: `current` is always valid in syscall context.
         let slack = unsafe { (*Task::current_raw()).timer_slack_ns };
         let mut expired = false;

@@ -57,6 +57,21 @@ impl WaitEntry {
         })
     }
 
+    /// An entry for the current task to sleep on (`init_wait()`), whose
+    /// wake-ups go to `func`; `func` wakes the task by ending in
+    /// `autoremove_wake_function()`.
+    pub(crate) fn for_current_task(func: WakeFn) -> impl PinInit<Self> {
+        pin_init!(Self {
+            entry <- Opaque::ffi_init(move |w: *mut bindings::wait_queue_entry| {
+                // SAFETY: `w` points to the entry being initialised.
+                unsafe {
+                    bindings::init_wait(w);
+                    (*w).func = Some(func);
+                }
+            }),
+        })
+    }
+
     /// The raw entry.
     pub(crate) fn as_ptr(&self) -> *mut bindings::wait_queue_entry {
         self.entry.get()
