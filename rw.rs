@@ -146,9 +146,9 @@ unsafe fn prep(
     iocb: &Iocb,
     dir: Direction,
 ) -> Result {
-    let (rw_type, mode) = match dir {
-        Direction::Dest => (bindings::READ, bindings::FMODE_READ),
-        Direction::Source => (bindings::WRITE, bindings::FMODE_WRITE),
+    let mode = match dir {
+        Direction::Dest => bindings::FMODE_READ,
+        Direction::Source => bindings::FMODE_WRITE,
     };
     // SAFETY: As documented.
     unsafe {
@@ -168,7 +168,7 @@ unsafe fn prep(
         to_result(bindings::kiocb_set_rw_flags(
             ki,
             iocb.aio_rw_flags as bindings::rwf_t,
-            rw_type as c_int,
+            rw_type(dir),
         ))?;
         // No one is going to poll for this I/O.
         (*ki).ki_flags &= !(bindings::IOCB_HIPRI as c_int);
@@ -183,6 +183,14 @@ unsafe fn prep(
 }
 
 type IterMethod = unsafe extern "C" fn(*mut bindings::kiocb, *mut bindings::iov_iter) -> isize;
+
+/// The VFS `READ`/`WRITE` of a transfer direction.
+fn rw_type(dir: Direction) -> c_int {
+    match dir {
+        Direction::Dest => bindings::READ as c_int,
+        Direction::Source => bindings::WRITE as c_int,
+    }
+}
 
 /// Starts a prepared read or write (the rest of `aio_read`/`aio_write`).
 pub(crate) fn issue(req: Arc<AioKiocb>) -> Result {
@@ -202,15 +210,10 @@ pub(crate) fn issue(req: Arc<AioKiocb>) -> Result {
     else {
         return Err(EINVAL);
     };
-    let rw_type = if dir == Direction::Source {
-        bindings::WRITE
-    } else {
-        bindings::READ
-    };
     // SAFETY: The file and the kiocb are the request's.
     to_result(unsafe {
         bindings::rw_verify_area(
-            rw_type as c_int,
+            rw_type(dir),
             file.as_ptr(),
             &raw mut (*ki).ki_pos,
             rw.iter.count(),
