@@ -3,12 +3,13 @@
 //! User-visible structures of the AIO ABI (`include/uapi/linux/aio_abi.h`).
 
 use kernel::transmute::FromBytes;
+use kernel::uapi;
 
 /// `IOCB_FLAG_RESFD`: signal the eventfd in `aio_resfd` on completion.
-pub(crate) const IOCB_FLAG_RESFD: u32 = kernel::bindings::IOCB_FLAG_RESFD;
+pub(crate) const IOCB_FLAG_RESFD: u32 = uapi::IOCB_FLAG_RESFD;
 
 /// `IOCB_FLAG_IOPRIO`: `aio_reqprio` is an I/O priority.
-pub(crate) const IOCB_FLAG_IOPRIO: u32 = kernel::bindings::IOCB_FLAG_IOPRIO;
+pub(crate) const IOCB_FLAG_IOPRIO: u32 = uapi::IOCB_FLAG_IOPRIO;
 
 /// `struct iocb`, in its little-endian layout (`aio_key` before
 /// `aio_rw_flags`).
@@ -50,9 +51,9 @@ pub(crate) struct IoEvent {
 }
 
 const _: () = {
-    assert!(core::mem::size_of::<IoEvent>() == core::mem::size_of::<kernel::bindings::io_event>());
+    assert!(core::mem::size_of::<IoEvent>() == core::mem::size_of::<uapi::io_event>());
     assert!(core::mem::size_of::<Iocb>() == 64);
-    assert!(core::mem::size_of::<Iocb>() == core::mem::size_of::<kernel::bindings::iocb>());
-    assert!(core::mem::size_of::<kernel::bindings::io_event>() == crate::ring_index::EVENT_SIZE);
+    assert!(core::mem::size_of::<Iocb>() == core::mem::size_of::<uapi::iocb>());
+    assert!(core::mem::size_of::<uapi::io_event>() == crate::ring_index::EVENT_SIZE);
     assert!(core::mem::offset_of!(Iocb, aio_key) == IOCB_KEY_OFFSET);
 };

@@ -16,8 +16,12 @@
 //! - `kiocb.rs`: one request, and per opcode `rw.rs`, `fsync.rs`, `poll.rs`;
 //! - `cancel.rs`: the cancellable requests of a context;
 //! - `ring.rs`, `ring_index.rs`, `slots.rs`: the mapped ring and its slots;
-//! - `waitbit.rs`: wait-queue entries with filtering wake functions;
-//! - `eventfd.rs`, `user_iter.rs`, `accounting.rs`, `abi.rs`: small pieces.
+//! - `waitbit.rs`: filtered wake-ups (the `io_getevents` sleepers);
+//! - `accounting.rs`, `abi.rs`: small pieces.
+//!
+//! What the kernel crate lacked lives in `rust/kernel` (patches/):
+//! `sync::wait` (wait queues with own wake functions), `iov::UserIovIter`,
+//! `eventfd`, and `Credential::prepare`/`with_override`.
 
 use kernel::bindings;
 use kernel::ffi::{c_int, c_long, c_uint, c_ulong, c_void};
@@ -28,7 +32,6 @@ mod abi;
 mod accounting;
 mod cancel;
 mod context;
-mod eventfd;
 mod fsync;
 mod getevents;
 mod kiocb;
@@ -40,7 +43,6 @@ mod rw;
 mod slots;
 mod submit;
 mod table;
-mod user_iter;
 mod waitbit;
 
 use abi::{IOCB_KEY_OFFSET, KIOCB_KEY};

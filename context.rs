@@ -7,13 +7,13 @@
 use crate::abi::IoEvent;
 use crate::accounting;
 use crate::cancel::CancelList;
-use crate::eventfd::EventFd;
-use crate::getevents::EventWaitQueue;
 use crate::ring::Ring;
 use crate::ring_index::{events_available, RingGeometry};
 use crate::slots::ReqSlots;
+use crate::waitbit::EventWaitQueue;
 use core::ops::Deref;
 use kernel::bindings;
+use kernel::eventfd::EventFdCtx;
 use kernel::prelude::*;
 use kernel::sync::atomic::{Acquire, Atomic, Relaxed, Release};
 use kernel::sync::{new_mutex, new_spinlock_irq, Arc, Completion, Mutex, SpinLockIrq};
@@ -227,7 +227,7 @@ impl Kioctx {
     /// Posts `event` in the ring and wakes the sleepers it satisfies (fs/aio.c's
     /// `aio_complete`).  Any context, interrupts included.  Slot accounting
     /// guarantees that the ring has room.
-    pub(crate) fn post(&self, event: &IoEvent, eventfd: Option<&EventFd>) {
+    pub(crate) fn post(&self, event: &IoEvent, eventfd: Option<&EventFdCtx>) {
         let available = {
             let mut state = self.completion.lock();
             let slot = state.tail;

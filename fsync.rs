@@ -5,7 +5,6 @@
 
 use crate::abi::Iocb;
 use crate::kiocb::{self, AioKiocb, Op};
-use core::ptr::NonNull;
 use kernel::bindings;
 use kernel::cred::Credential;
 use kernel::ffi::c_int;
@@ -40,12 +39,8 @@ impl FsyncState {
         if unsafe { (*(*file).f_op).fsync }.is_none() {
             return Err(EINVAL);
         }
-        // SAFETY: No preconditions; returns a new reference or NULL.
-        let creds = NonNull::new(unsafe { bindings::prepare_creds() }).ok_or(ENOMEM)?;
         Ok(Self {
-            // SAFETY: `prepare_creds` gave us a reference, which the `ARef`
-            // now owns; `Credential` is a transparent `struct cred`.
-            creds: Some(unsafe { ARef::from_raw(creds.cast::<Credential>()) }),
+            creds: Some(Credential::prepare()?),
             datasync,
         })
     }
@@ -65,12 +60,9 @@ pub(crate) fn run(req: Arc<AioKiocb>) {
     let Some(creds) = state.creds.as_ref() else {
         return;
     };
-    // SAFETY: The credentials are valid while we hold them; the override
-    // is undone before they can go.
-    let old = unsafe { bindings::override_creds(creds.as_ptr()) };
-    // SAFETY: The request holds its file.
-    let ret = unsafe { bindings::vfs_fsync(req.file().as_ptr(), c_int::from(state.datasync)) };
-    // SAFETY: `old` came from `override_creds` on this task.
-    unsafe { bindings::revert_creds(old) };
+    let ret = creds.with_override(|| {
+        // SAFETY: The request holds its file.
+        unsafe { bindings::vfs_fsync(req.file().as_ptr(), c_int::from(state.datasync)) }
+    });
     req.finish(ret.into());
 }

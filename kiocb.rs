@@ -20,19 +20,20 @@
 
 use crate::abi::{IoEvent, Iocb};
 use crate::context::{InflightRef, Kioctx};
-use crate::eventfd::EventFd;
 use crate::fsync::{self, FsyncState};
 use crate::poll::{self, PollState};
 use crate::rw::{self, RwState};
 use core::mem::MaybeUninit;
 use kernel::bindings;
 use kernel::error::to_result;
+use kernel::eventfd::EventFdCtx;
 use kernel::fs::File;
 use kernel::list::{AtomicTracker, ListLinks, TryNewListArc};
 use kernel::prelude::*;
 use kernel::sync::aref::ARef;
 use kernel::sync::atomic::{Atomic, Relaxed};
 use kernel::sync::{Arc, SetOnce, UniqueArc};
+use kernel::uapi;
 use kernel::workqueue::{impl_has_work, new_work, Queue, Work, WorkItem};
 
 /// A driver's cancel function (`kiocb_cancel_fn`).
@@ -51,13 +52,13 @@ impl Op {
     /// `EINVAL` for an opcode fs/aio.c does not know.
     pub(crate) fn from_opcode(opcode: u16) -> Result<Self> {
         Ok(match u32::from(opcode) {
-            bindings::IOCB_CMD_PREAD => Op::Read { vectored: false },
-            bindings::IOCB_CMD_PREADV => Op::Read { vectored: true },
-            bindings::IOCB_CMD_PWRITE => Op::Write { vectored: false },
-            bindings::IOCB_CMD_PWRITEV => Op::Write { vectored: true },
-            bindings::IOCB_CMD_FSYNC => Op::Fsync { datasync: false },
-            bindings::IOCB_CMD_FDSYNC => Op::Fsync { datasync: true },
-            bindings::IOCB_CMD_POLL => Op::Poll,
+            uapi::IOCB_CMD_PREAD => Op::Read { vectored: false },
+            uapi::IOCB_CMD_PREADV => Op::Read { vectored: true },
+            uapi::IOCB_CMD_PWRITE => Op::Write { vectored: false },
+            uapi::IOCB_CMD_PWRITEV => Op::Write { vectored: true },
+            uapi::IOCB_CMD_FSYNC => Op::Fsync { datasync: false },
+            uapi::IOCB_CMD_FDSYNC => Op::Fsync { datasync: true },
+            uapi::IOCB_CMD_POLL => Op::Poll,
             _ => return Err(EINVAL),
         })
     }
@@ -94,7 +95,7 @@ pub(crate) struct AioKiocb {
     cancel_tracker: AtomicTracker,
     /// What a driver registered with `kiocb_set_cancel_fn`.
     driver_cancel: SetOnce<CancelFn>,
-    eventfd: Option<EventFd>,
+    eventfd: Option<EventFdCtx>,
     file: ARef<File>,
     /// Last, so that it goes last: `io_destroy` waits for it, and by then
     /// the file and the eventfd are released, as in fs/aio.c.
@@ -126,7 +127,7 @@ impl AioKiocb {
     pub(crate) fn new(
         ctx: InflightRef,
         file: ARef<File>,
-        eventfd: Option<EventFd>,
+        eventfd: Option<EventFdCtx>,
         iocb: &Iocb,
         obj: u64,
         op: Op,

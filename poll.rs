@@ -21,15 +21,16 @@
 //! completion lock.  Cancellation never takes a wait-queue lock.
 
 use crate::abi::Iocb;
-use crate::eventfd::EventFd;
 use crate::kiocb::{self, AioKiocb, Op};
 use crate::poll_refs::{PollOutcome, PollRefs, PollWord};
-use crate::waitbit::WaitEntry;
+use core::ptr::NonNull;
 use kernel::bindings;
-use kernel::ffi::{c_int, c_uint, c_void};
+use kernel::eventfd::EventFdCtx;
+use kernel::ffi::c_int;
 use kernel::list::ListArc;
 use kernel::prelude::*;
 use kernel::sync::atomic::{Acquire, Atomic, Full, Relaxed, Release};
+use kernel::sync::wait::{WaitQueueEntry, WaitQueueHead, WakeFunction, WakeUp};
 use kernel::sync::{rcu, Arc, ArcBorrow};
 
 const EPOLLERR: u32 = bindings::EPOLLERR;
@@ -65,8 +66,8 @@ impl PollWord for KernelWord {
 #[pin_data]
 pub(crate) struct PollState {
     #[pin]
-    wait: WaitEntry,
-    head: Atomic<*mut bindings::wait_queue_head>,
+    wait: WaitQueueEntry,
+    head: Atomic<*const WaitQueueHead>,
     /// The events asked for, `EPOLLERR | EPOLLHUP` included.
     events: u32,
     refs: PollRefs<KernelWord>,
@@ -141,8 +142,8 @@ impl PollState {
             Ok(unsafe { bindings::demangle_poll(iocb.aio_buf as u16) } | EPOLLERR | EPOLLHUP)
         };
         try_pin_init!(Self {
-            wait <- WaitEntry::new(poll_wake),
-            head: Atomic::new(core::ptr::null_mut()),
+            wait <- WaitQueueEntry::new::<PollWake>(),
+            head: Atomic::new(core::ptr::null()),
             events: events?,
             // The submitter owns the request while it arms it: wake-ups
             // meanwhile only leave references.
@@ -180,7 +181,7 @@ impl PollState {
         let head = self.head.load(Acquire);
         if !head.is_null() {
             // SAFETY: `head` is live (above); the entry is on it or on none.
-            unsafe { self.wait.remove_from(head) };
+            unsafe { self.wait.remove_from(&*head) };
         }
     }
 }
@@ -242,59 +243,55 @@ pub(crate) fn cancel(req: &AioKiocb) {
 
 /// The wake function of our wait entry (fs/aio.c's `aio_poll_wake`).  Runs
 /// with the queue's lock held, possibly with interrupts off.
-///
-/// # Safety
-///
-/// `wait` is the wait entry of an armed poll request.
-unsafe extern "C" fn poll_wake(
-    wait: *mut bindings::wait_queue_entry,
-    _mode: c_uint,
-    _sync: c_int,
-    key: *mut c_void,
-) -> c_int {
-    // SAFETY: `wait` is the entry of a `PollState` (caller).
-    let poll = unsafe { &*kernel::container_of!(wait.cast::<WaitEntry>(), PollState, wait) };
-    let req = poll.request();
-    let mask = key as usize as u32;
-    if mask != 0 && mask & poll.events == 0 {
-        return 0;
-    }
-    let owner = poll.refs.get_ownership();
-    if owner && mask != 0 {
-        // The events came with the wake-up: complete with them all, as
-        // fs/aio.c does (for `POLLFREE` too, whose key carries `EPOLLHUP`;
-        // `mangle_poll` drops `POLLFREE` itself).
-        // SAFETY: We hold the queue's lock.
-        unsafe { poll.wait.remove_locked() };
-        if req.has_eventfd() && !EventFd::signal_allowed() {
-            // Signalling the eventfd here could recurse into an eventfd's
-            // own wake-up: the work posts the event instead.
-            poll.key_mask.store(mask, Relaxed);
-            queue_owner_work(Owner(req));
-        } else {
-            // Possibly the last reference: dropped here, in the wake
-            // function's own frame, and nothing touches the request after.
-            drop(finish(Owner(req), mask));
+struct PollWake;
+
+impl WakeFunction for PollWake {
+    fn wake(entry: NonNull<WaitQueueEntry>, wake: &WakeUp) -> bool {
+        // SAFETY: Only the `wait` field of a `PollState` has this function,
+        // and only an armed request's entry is on a queue.
+        let poll = unsafe { &*kernel::container_of!(entry.as_ptr(), PollState, wait) };
+        let req = poll.request();
+        let mask = wake.key() as u32;
+        if mask != 0 && mask & poll.events == 0 {
+            return false;
         }
-        return 1;
-    }
-    if mask & POLLFREE != 0 {
-        // The queue is about to be freed: leave it for good, and cancel.
-        poll.refs.cancel();
-        // SAFETY: We hold the queue's lock and the entry is on it.
-        unsafe { poll.wait.remove_locked() };
+        let owner = poll.refs.get_ownership();
+        if owner && mask != 0 {
+            // The events came with the wake-up: complete with them all, as
+            // fs/aio.c does (for `POLLFREE` too, whose key carries `EPOLLHUP`;
+            // `mangle_poll` drops `POLLFREE` itself).
+            // SAFETY: We hold the queue's lock.
+            unsafe { poll.wait.remove_locked() };
+            if req.has_eventfd() && !EventFdCtx::signal_allowed() {
+                // Signalling the eventfd here could recurse into an eventfd's
+                // own wake-up: the work posts the event instead.
+                poll.key_mask.store(mask, Relaxed);
+                queue_owner_work(Owner(req));
+            } else {
+                // Possibly the last reference: dropped here, in the wake
+                // function's own frame, and nothing touches the request after.
+                drop(finish(Owner(req), mask));
+            }
+            return true;
+        }
+        if mask & POLLFREE != 0 {
+            // The queue is about to be freed: leave it for good, and cancel.
+            poll.refs.cancel();
+            // SAFETY: We hold the queue's lock and the entry is on it.
+            unsafe { poll.wait.remove_locked() };
+            if owner {
+                // The work takes its own reference before `head` is cleared.
+                queue_owner_work(Owner(req));
+            }
+            // Last: once `head` is NULL, the owner may free the request.
+            poll.head.store(core::ptr::null(), Release);
+            return true;
+        }
         if owner {
-            // The work takes its own reference before `head` is cleared.
             queue_owner_work(Owner(req));
         }
-        // Last: once `head` is NULL, the owner may free the request.
-        poll.head.store(core::ptr::null_mut(), Release);
-        return 1;
+        true
     }
-    if owner {
-        queue_owner_work(Owner(req));
-    }
-    1
 }
 
 /// The poll table handed to `vfs_poll` while arming, fs/aio.c's
@@ -329,9 +326,11 @@ unsafe extern "C" fn queue_proc(
     table.error = 0;
     // SAFETY: The table's request is being armed, so alive.
     let poll = unsafe { &*table.poll };
+    // SAFETY: `head` is live until it is freed after `POLLFREE` (caller).
+    let head = unsafe { WaitQueueHead::from_raw(head) };
     poll.head.store(head, Release);
-    // SAFETY: `head` is live (caller); the entry is on no queue yet and its
-    // request stays alive until the entry is off `head` again.
+    // SAFETY: The entry is on no queue yet and its request stays alive
+    // until the entry is off `head` again.
     unsafe { poll.wait.add_to(head) };
 }
 

@@ -11,10 +11,10 @@
 
 use crate::abi::{Iocb, IOCB_FLAG_IOPRIO, IOCB_FLAG_RESFD};
 use crate::kiocb::{AioKiocb, CancelFn, Op};
-use crate::user_iter::{Direction, UserBuffer, UserIovIter};
 use kernel::bindings;
 use kernel::error::{code, to_result};
 use kernel::ffi::{c_int, c_long};
+use kernel::iov::{Direction, UserBuffer, UserIovIter};
 use kernel::list::ListArc;
 use kernel::prelude::*;
 use kernel::sync::{Arc, ArcBorrow};

@@ -6,10 +6,10 @@
 
 use crate::abi::{Iocb, IOCB_FLAG_RESFD, IOCB_KEY_OFFSET, KIOCB_KEY};
 use crate::context::{InflightRef, Kioctx};
-use crate::eventfd::EventFd;
 use crate::kiocb::{AioKiocb, Op, UninitKiocb};
 use crate::table::lookup;
 use kernel::bindings;
+use kernel::eventfd::EventFdCtx;
 use kernel::ffi::c_long;
 use kernel::fs::LocalFile;
 use kernel::prelude::*;
@@ -147,7 +147,7 @@ fn submit_request(
     // SAFETY: `io_submit` holds no `fdget_pos` on any file.
     let file = unsafe { LocalFile::assume_no_fdget_pos(file) };
     let eventfd = if iocb.aio_flags & IOCB_FLAG_RESFD != 0 {
-        Some(EventFd::get(iocb.aio_resfd)?)
+        Some(EventFdCtx::fdget(iocb.aio_resfd)?)
     } else {
         None
     };

@@ -1,116 +1,145 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Wait-queue entries with a wake function of their own: the filtered
-//! wake-up mechanism (as `wake_page_match()` filters page wait-bit
-//! wake-ups), where the waker passes a key and each entry's function decides
-//! whether that wake-up concerns it.
+//! Filtered wake-ups: a waker passes a key, and each sleeper's own wake
+//! function decides whether that wake-up concerns it, as
+//! `wake_page_function()` filters page wait-bit wake-ups by page and bit.
 //!
-//! `IOCB_CMD_POLL` queues one on the polled file's queue and the
-//! `io_getevents` sleeper (`getevents.rs`) one on its context's; the page
-//! wait-bit retries of buffered I/O will be the next user.  The kernel crate
-//! wraps `wait_queue_head` only inside `CondVar`, whose entries use the
-//! default wake function; this is the small missing piece.
+//! The `io_getevents` sleepers of a context ([`EventWaitQueue`]) each say
+//! how many events they still need; a completion passes the number of
+//! events now in the ring as the key, and wakes only the sleepers that
+//! many events satisfy (as fs/aio.c's `struct aio_waiter`).  A wake-up
+//! without a key (the context dies) wakes everybody.
+//!
+//! The queue is a `WaitQueueHead` rather than a `CondVar` because the sleep
+//! needs an hrtimer deadline with the task's timer slack (as fs/aio.c) and
+//! sleepers with their own wake function.
 
-use kernel::bindings;
-use kernel::ffi::{c_int, c_uint, c_void};
+use core::pin::Pin;
+use core::ptr::NonNull;
 use kernel::prelude::*;
-use kernel::types::Opaque;
+use kernel::sync::atomic::{Atomic, Relaxed};
+use kernel::sync::wait::{schedule_until, WaitQueueEntry, WaitQueueHead, WakeFunction, WakeUp};
+use kernel::sync::LockClassKey;
 
-/// A wake function: `(entry, mode, sync, key)`, called under the queue's
-/// lock, possibly with interrupts off.  Returns non-zero if it woke.
-pub(crate) type WakeFn =
-    unsafe extern "C" fn(*mut bindings::wait_queue_entry, c_uint, c_int, *mut c_void) -> c_int;
-
-/// A `wait_queue_entry` with its own wake function.
-///
-/// # Invariants
-///
-/// The entry is initialised, with an empty (self-linked) list link when it
-/// is on no queue.
-#[repr(transparent)]
+/// The queue of `io_getevents` sleepers of one context.
 #[pin_data]
-pub(crate) struct WaitEntry {
+pub(crate) struct EventWaitQueue {
     #[pin]
-    entry: Opaque<bindings::wait_queue_entry>,
+    head: WaitQueueHead,
 }
 
-// SAFETY: Wait entries are meant to be queued and woken from any thread.
-unsafe impl Send for WaitEntry {}
-// SAFETY: As above; the link is only changed under its queue's lock.
-unsafe impl Sync for WaitEntry {}
+/// One sleeper: its wait-queue entry and the number of events it needs.
+#[repr(C)]
+#[pin_data]
+struct Waiter {
+    #[pin]
+    entry: WaitQueueEntry,
+    needed: Atomic<usize>,
+}
 
-impl WaitEntry {
-    /// An entry on no queue whose wake-ups go to `func`.
-    pub(crate) fn new(func: WakeFn) -> impl PinInit<Self> {
+/// The wake function of a [`Waiter`]: a keyed wake-up carries the number of
+/// events in the ring, and only wakes the sleeper if that is enough.
+struct WakeIfEnough;
+
+impl WakeFunction for WakeIfEnough {
+    fn wake(entry: NonNull<WaitQueueEntry>, wake: &WakeUp) -> bool {
+        // SAFETY: Only `Waiter`s use this wake function, and `entry` is the
+        // first field (a transparent entry) of a live `repr(C)` `Waiter`.
+        let waiter = unsafe { &*entry.as_ptr().cast::<Waiter>() };
+        if wake.key() != 0 && wake.key() < waiter.needed.load(Relaxed) {
+            return false;
+        }
+        waiter.entry.wake_task(wake)
+    }
+}
+
+/// Why [`EventWaitQueue::wait`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WaitEnd {
+    /// The condition said so.
+    Done,
+    /// The deadline passed.
+    TimedOut,
+    /// A signal is pending.
+    Interrupted,
+}
+
+impl EventWaitQueue {
+    /// Creates an empty queue.
+    pub(crate) fn new(name: &'static CStr, key: Pin<&'static LockClassKey>) -> impl PinInit<Self> {
         pin_init!(Self {
-            // As `init_waitqueue_func_entry()`, with a self-linked link so
-            // that taking the entry off twice is harmless.
-            entry <- Opaque::ffi_init(move |w: *mut bindings::wait_queue_entry| {
-                // SAFETY: `w` points to the entry being initialised.
-                unsafe {
-                    (*w).flags = 0;
-                    (*w).private = core::ptr::null_mut();
-                    (*w).func = Some(func);
-                    bindings::INIT_LIST_HEAD(&raw mut (*w).entry);
-                }
-            }),
+            head <- WaitQueueHead::new(name, key),
         })
     }
 
-    /// An entry for the current task to sleep on (`init_wait()`), whose
-    /// wake-ups go to `func`; `func` wakes the task by ending in
-    /// `autoremove_wake_function()`.
-    pub(crate) fn for_current_task(func: WakeFn) -> impl PinInit<Self> {
-        pin_init!(Self {
-            entry <- Opaque::ffi_init(move |w: *mut bindings::wait_queue_entry| {
-                // SAFETY: `w` points to the entry being initialised.
-                unsafe {
-                    bindings::init_wait(w);
-                    (*w).func = Some(func);
-                }
-            }),
-        })
+    /// Whether anybody sleeps here.  Callers order their own stores before
+    /// this check with a full barrier, as `waitqueue_active()` requires.
+    pub(crate) fn has_sleepers(&self) -> bool {
+        self.head.has_sleepers()
     }
 
-    /// The raw entry.
-    pub(crate) fn as_ptr(&self) -> *mut bindings::wait_queue_entry {
-        self.entry.get()
-    }
-
-    /// Queues the entry on `head` (`add_wait_queue()`).
-    ///
-    /// # Safety
-    ///
-    /// `head` is a live wait queue; the entry is on no queue and stays alive
-    /// until it is off `head` again.
-    pub(crate) unsafe fn add_to(&self, head: *mut bindings::wait_queue_head) {
-        // SAFETY: As documented.
-        unsafe { bindings::add_wait_queue(head, self.as_ptr()) };
-    }
-
-    /// Takes the entry off `head`, if it is still on it; takes the lock.
-    ///
-    /// # Safety
-    ///
-    /// `head` is live, and the entry is on `head` or on no queue.
-    pub(crate) unsafe fn remove_from(&self, head: *mut bindings::wait_queue_head) {
-        // `remove_wait_queue` takes the IRQ-safe lock (wake-ups may come from
-        // interrupts); unlinking a self-linked entry changes nothing.
-        // SAFETY: `head` is live (caller).  Once off the queue, no waker can
-        // reach the entry, so its link may be reset without the lock.
-        unsafe {
-            bindings::remove_wait_queue(head, self.as_ptr());
-            bindings::INIT_LIST_HEAD(&raw mut (*self.as_ptr()).entry);
+    /// Wakes the sleepers that need at most `available` events.
+    pub(crate) fn wake_satisfied(&self, available: usize) {
+        // A key of 0 would read as "no key": nobody needs fewer than 1.
+        if available != 0 {
+            self.head.wake_up_key(available);
         }
     }
 
-    /// Takes the entry off its queue from its own wake function.
+    /// Wakes every sleeper.
+    pub(crate) fn wake_all(&self) {
+        self.head.wake_up_all();
+    }
+
+    /// Sleeps interruptibly until `consume()` returns true, `deadline` (an
+    /// absolute `CLOCK_MONOTONIC` time in ns, `None` for no deadline)
+    /// passes or a signal arrives.  `needed()` says how many events would
+    /// end the wait; completions wake the task only when that many are in
+    /// the ring.
     ///
-    /// # Safety
-    ///
-    /// The caller holds the lock of the queue the entry is on.
-    pub(crate) unsafe fn remove_locked(&self) {
-        // SAFETY: As documented.
-        unsafe { bindings::list_del_init(&raw mut (*self.as_ptr()).entry) };
+    /// `ready()` runs after the task is queued and marked sleeping, so a
+    /// wake-up between its check and the sleep is not lost; it must not
+    /// sleep.  When it says there is something to do, the task is set running
+    /// again and `consume()`, which may sleep, does it and says whether the
+    /// wait is over.
+    pub(crate) fn wait(
+        &self,
+        deadline: Option<i64>,
+        mut needed: impl FnMut() -> usize,
+        mut ready: impl FnMut() -> bool,
+        mut consume: impl FnMut() -> bool,
+    ) -> WaitEnd {
+        let first_need = needed();
+        pin_init::stack_pin_init!(let waiter = pin_init!(Waiter {
+            entry <- WaitQueueEntry::for_current_task::<WakeIfEnough>(),
+            needed: Atomic::new(first_need),
+        }));
+        let mut expired = false;
+        loop {
+            waiter.needed.store(needed(), Relaxed);
+            // SAFETY: Every return below takes the entry off the queue with
+            // `finish_wait` first, so it is off before `waiter` goes.
+            let interrupted = unsafe { self.head.prepare_to_wait(&waiter.entry) };
+            if ready() {
+                // This also sets the task running, so that `consume` may sleep.
+                self.head.finish_wait(&waiter.entry);
+                if consume() {
+                    return WaitEnd::Done;
+                }
+                continue;
+            }
+            let end = if interrupted {
+                Some(WaitEnd::Interrupted)
+            } else if expired {
+                Some(WaitEnd::TimedOut)
+            } else {
+                None
+            };
+            if let Some(end) = end {
+                self.head.finish_wait(&waiter.entry);
+                return end;
+            }
+            expired = schedule_until(deadline);
+        }
     }
 }
