@@ -5,9 +5,8 @@
 
 use crate::abi::Iocb;
 use crate::kiocb::{self, AioKiocb, Op};
-use kernel::bindings;
 use kernel::cred::Credential;
-use kernel::ffi::c_int;
+use kernel::fs::File;
 use kernel::prelude::*;
 use kernel::sync::aref::ARef;
 use kernel::sync::Arc;
@@ -21,7 +20,7 @@ pub(crate) struct FsyncState {
 impl FsyncState {
     /// fs/aio.c's checks of an fsync iocb, then a copy of the submitter's
     /// credentials; nothing for other opcodes.
-    pub(crate) fn new(op: Op, file: *mut bindings::file, iocb: &Iocb) -> Result<Self> {
+    pub(crate) fn new(op: Op, file: &File, iocb: &Iocb) -> Result<Self> {
         let Op::Fsync { datasync } = op else {
             return Ok(Self {
                 creds: None,
@@ -35,8 +34,7 @@ impl FsyncState {
         {
             return Err(EINVAL);
         }
-        // SAFETY: `file` is the request's counted file; its `f_op` is valid.
-        if unsafe { (*(*file).f_op).fsync }.is_none() {
+        if !file.has_fsync() {
             return Err(EINVAL);
         }
         Ok(Self {
@@ -60,9 +58,6 @@ pub(crate) fn run(req: Arc<AioKiocb>) {
     let Some(creds) = state.creds.as_ref() else {
         return;
     };
-    let ret = creds.with_override(|| {
-        // SAFETY: The request holds its file.
-        unsafe { bindings::vfs_fsync(req.file().as_ptr(), c_int::from(state.datasync)) }
-    });
-    req.finish(ret.into());
+    let ret = creds.with_override(|| req.file().fsync(state.datasync));
+    req.finish(ret.map_or_else(|e| e.to_errno().into(), |()| 0));
 }

@@ -133,11 +133,10 @@ impl AioKiocb {
         op: Op,
         compat: bool,
     ) -> impl PinInit<Self, Error> {
-        let filp = file.as_ptr();
         // Only the opcode's own state does anything (and can fail).
-        let rw = RwState::new(op, filp, iocb, compat);
+        let rw = RwState::new(op, &file, iocb, compat);
         let poll = PollState::new(op, iocb);
-        let fsync = FsyncState::new(op, filp, iocb);
+        let fsync = FsyncState::new(op, &file, iocb);
         let data = iocb.aio_data;
         try_pin_init!(Self {
             op,

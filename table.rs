@@ -11,9 +11,11 @@
 use crate::context::Kioctx;
 use core::pin::Pin;
 use kernel::bindings;
+use kernel::ffi::c_void;
 use kernel::prelude::*;
 use kernel::sync::atomic::{Acquire, Atomic, Release};
 use kernel::sync::{new_spinlock, Arc, SpinLock};
+use kernel::types::ForeignOwnable;
 use kernel::uaccess::{UserPtr, UserSlice};
 
 /// The table of one mm.
@@ -30,29 +32,70 @@ struct MmContextsInner {
     free_hint: usize,
 }
 
-/// The `ioctx_table` field of `mm`, which holds our `MmContexts`.
+/// The `ioctx_table` field of an mm, which owns the mm's table once one is
+/// published there.
 ///
-/// # Safety
+/// # Invariants
 ///
-/// `mm` is a valid mm, alive for `'a`.
-unsafe fn table_slot<'a>(mm: *mut bindings::mm_struct) -> &'a Atomic<*mut MmContexts> {
-    // The field is an aligned pointer that lives as long as the mm; fork's
-    // `mm_init` initialises it before the mm is shared.
-    // SAFETY: `mm` is valid (caller); we only ever access the field atomically.
-    unsafe { Atomic::from_ptr((&raw mut (*mm).__bindgen_anon_1.ioctx_table).cast()) }
+/// The slot is NULL or holds a pointer from `ForeignOwnable::into_foreign`
+/// of a `Pin<KBox<MmContexts>>`, which the slot owns.  Only [`Self::take`]
+/// takes it out, at `exit_aio` once the mm has no users, so a published
+/// table outlives `'a`.
+struct TableSlot<'a>(&'a Atomic<*mut c_void>);
+
+impl<'a> TableSlot<'a> {
+    /// The slot of `mm`.
+    ///
+    /// # Safety
+    ///
+    /// `mm` is a valid mm, alive for `'a`; unless the caller is `exit_aio`,
+    /// it has a user for `'a`.
+    unsafe fn from_raw(mm: *mut bindings::mm_struct) -> Self {
+        // The field is an aligned pointer that lives as long as the mm; fork's
+        // `mm_init` initialises it before the mm is shared.
+        // SAFETY: `mm` is valid (caller); the field is only accessed atomically.
+        Self(unsafe { Atomic::from_ptr((&raw mut (*mm).__bindgen_anon_1.ioctx_table).cast()) })
+    }
+
+    /// The slot of the current process.
+    fn current() -> Result<TableSlot<'static>> {
+        let mm = kernel::current!().mm().ok_or(EINVAL)?.as_raw();
+        // SAFETY: Our own mm has a user (us) until we return to user space,
+        // and nothing the system call does with the slot outlives that.
+        Ok(unsafe { TableSlot::from_raw(mm) })
+    }
+
+    /// The published table, if any.
+    fn get(&self) -> Option<&'a MmContexts> {
+        let ptr = self.0.load(Acquire);
+        // SAFETY: A published table outlives `'a` (type invariant).
+        (!ptr.is_null()).then(|| unsafe { <Pin<KBox<MmContexts>>>::borrow(ptr) }.get_ref())
+    }
+
+    /// Publishes `new` unless another task was first; returns the winner.
+    fn publish(&self, new: Pin<KBox<MmContexts>>) -> Option<&'a MmContexts> {
+        let new = new.into_foreign();
+        if self.0.cmpxchg(core::ptr::null_mut(), new, Release).is_err() {
+            // SAFETY: `new` came from `into_foreign` and was never published.
+            drop(unsafe { <Pin<KBox<MmContexts>>>::from_foreign(new) });
+        }
+        self.get()
+    }
+
+    /// Takes the table out at `exit_aio`.
+    fn take(&self) -> Option<Pin<KBox<MmContexts>>> {
+        let ptr = self.0.xchg(core::ptr::null_mut(), Acquire);
+        // SAFETY: The slot owned the table (type invariant) and gives it up;
+        // the mm has no users left to borrow it.
+        (!ptr.is_null()).then(|| unsafe { <Pin<KBox<MmContexts>>>::from_foreign(ptr) })
+    }
 }
 
 /// The table of the current process, if it has one (`create`: making it).
 pub(crate) fn current_contexts(create: bool) -> Result<Option<&'static MmContexts>> {
-    let mm = kernel::current!().mm().ok_or(EINVAL)?.as_raw();
-    // SAFETY: Our own mm lives at least until we return to user space;
-    // nothing the caller does with the table outlives that.
-    let slot = unsafe { table_slot(mm) };
-    let cur = slot.load(Acquire);
-    if !cur.is_null() {
-        // SAFETY: A non-null pointer in the slot is a leaked `MmContexts`
-        // that lives until `exit_mm`, which runs after the mm's last user.
-        return Ok(Some(unsafe { &*cur }));
+    let slot = TableSlot::current()?;
+    if let Some(table) = slot.get() {
+        return Ok(Some(table));
     }
     if !create {
         return Ok(None);
@@ -66,18 +109,7 @@ pub(crate) fn current_contexts(create: bool) -> Result<Option<&'static MmContext
         }),
         GFP_KERNEL,
     )?;
-    // SAFETY: The box is only ever used pinned, through the raw pointer.
-    let new = KBox::into_raw(unsafe { Pin::into_inner_unchecked(new) });
-    match slot.cmpxchg(core::ptr::null_mut(), new, Release) {
-        // SAFETY: We just published our own valid pointer.
-        Ok(_) => Ok(Some(unsafe { &*new })),
-        Err(other) => {
-            // SAFETY: `new` came from `KBox::into_raw` and was never published.
-            drop(unsafe { KBox::from_raw(new) });
-            // SAFETY: `other` was published by another task, as above.
-            Ok(Some(unsafe { &*other }))
-        }
-    }
+    Ok(slot.publish(new))
 }
 
 impl MmContexts {
@@ -172,12 +204,8 @@ pub(crate) unsafe fn ring_mremap(
     len: usize,
 ) -> Result {
     // SAFETY: The mm of a VMA being moved is valid and has users.
-    let table = unsafe { table_slot(mm) }.load(Acquire);
-    if table.is_null() {
-        return Err(EINVAL);
-    }
-    // SAFETY: As in `current_contexts`: the mm is alive, so its table is.
-    let inner = unsafe { &*table }.inner.lock();
+    let table = unsafe { TableSlot::from_raw(mm) }.get().ok_or(EINVAL)?;
+    let inner = table.inner.lock();
     let ctx = inner
         .table
         .iter()
@@ -194,13 +222,9 @@ pub(crate) unsafe fn ring_mremap(
 /// `mm` is a valid mm whose last user is gone; it is called once per mm.
 pub(crate) unsafe fn exit_mm(mm: *mut bindings::mm_struct) {
     // SAFETY: The mm is valid while it is being torn down.
-    let table = unsafe { table_slot(mm) }.xchg(core::ptr::null_mut(), Acquire);
-    if table.is_null() {
+    let Some(contexts) = (unsafe { TableSlot::from_raw(mm) }).take() else {
         return;
-    }
-    // SAFETY: The pointer came from `KBox::into_raw` in `current_contexts`,
-    // and nobody else can reach it any more: the mm has no users.
-    let contexts = unsafe { KBox::from_raw(table) };
+    };
     let table = core::mem::replace(&mut contexts.inner.lock().table, KVec::new());
     let mut dying = KVec::new();
     for ctx in table.into_iter().flatten() {
