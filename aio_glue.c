@@ -224,6 +224,12 @@ static long do_io_getevents(aio_context_t ctx_id, long min_nr, long nr,
 	return aio_rs_getevents(ctx_id, min_nr, nr, events, until);
 }
 
+/*
+ * Unlike fs/aio.c, an empty result becomes EINTR only for a signal
+ * (task_sigpending()), not for a task-work notification alone: our
+ * buffered reads queue their next pass as task work (retry.rs), and
+ * io_getevents ran it already.
+ */
 #ifdef CONFIG_64BIT
 SYSCALL_DEFINE5(io_getevents, aio_context_t, ctx_id,
 		long, min_nr,
@@ -238,7 +244,7 @@ SYSCALL_DEFINE5(io_getevents, aio_context_t, ctx_id,
 		return -EFAULT;
 
 	ret = do_io_getevents(ctx_id, min_nr, nr, events, timeout ? &ts : NULL);
-	if (!ret && signal_pending(current))
+	if (!ret && task_sigpending(current))
 		ret = -EINTR;
 	return ret;
 }
@@ -268,7 +274,7 @@ static long do_io_pgetevents(aio_context_t ctx_id, long min_nr, long nr,
 
 	ret = do_io_getevents(ctx_id, min_nr, nr, events, ts);
 
-	interrupted = signal_pending(current);
+	interrupted = task_sigpending(current);
 	restore_saved_sigmask_unless(interrupted);
 	if (interrupted && !ret)
 		ret = -ERESTARTNOHAND;
@@ -339,7 +345,7 @@ SYSCALL_DEFINE5(io_getevents_time32, __u32, ctx_id,
 		return -EFAULT;
 
 	ret = do_io_getevents(ctx_id, min_nr, nr, events, timeout ? &t : NULL);
-	if (!ret && signal_pending(current))
+	if (!ret && task_sigpending(current))
 		ret = -EINTR;
 	return ret;
 }

@@ -15,7 +15,7 @@ use core::ops::Deref;
 use kernel::bindings;
 use kernel::eventfd::EventFdCtx;
 use kernel::prelude::*;
-use kernel::sync::atomic::{Acquire, Atomic, Relaxed, Release};
+use kernel::sync::atomic::{Acquire, Atomic, Full, Relaxed, Release};
 use kernel::sync::{new_mutex, new_spinlock_irq, Arc, Completion, Mutex, SpinLockIrq};
 use kernel::uaccess::UserPtr;
 
@@ -185,7 +185,7 @@ impl Kioctx {
 
     /// Marks the context dead; `false` if it already was.
     pub(crate) fn mark_dead(&self) -> bool {
-        !self.dead.xchg(true, Relaxed)
+        !self.dead.xchg(true, Full)
     }
 
     /// Takes one ring slot for a new request; `false` if the ring is full
@@ -315,6 +315,10 @@ impl Kioctx {
 
     /// Waits until nothing is in flight any more (after [`Self::kill`]).
     pub(crate) fn wait_idle(&self) {
+        // Reads of ours may wait for their next pass as task work on this
+        // task (`retry.rs`): run it, or they would wait for us.  Work queued
+        // after this is taken back for a worker, as the context is dead.
+        kernel::current!().run_task_work();
         self.idle.wait_for_completion();
     }
 }

@@ -248,7 +248,7 @@ impl AioKiocb {
         match self.driver_cancel.as_ref() {
             // SAFETY: The driver's function for this kiocb, not completed yet:
             // its completion unlinks the request under our caller's lock.
-            Some(cancel) => to_result(unsafe { cancel(self.rw.kiocb()) }),
+            Some(cancel) => to_result(unsafe { cancel(self.rw.kiocb_raw()) }),
             None => Err(EINVAL),
         }
     }
@@ -268,8 +268,9 @@ impl WorkItem for AioKiocb {
         match this.op {
             Op::Fsync { .. } => fsync::run(this),
             Op::Poll => poll::run_work(this),
-            // Reads and writes never queue the work.
-            Op::Read { .. } | Op::Write { .. } => {}
+            Op::Read { .. } => crate::retry::run_worker(this),
+            // Writes never queue the work.
+            Op::Write { .. } => {}
         }
     }
 }

@@ -11,6 +11,7 @@
 
 use crate::abi::{Iocb, IOCB_FLAG_IOPRIO, IOCB_FLAG_RESFD};
 use crate::kiocb::{AioKiocb, CancelFn, Op};
+use crate::retry::{self, ReadRetry};
 use core::ptr::NonNull;
 use kernel::bindings;
 use kernel::error::code;
@@ -39,6 +40,9 @@ pub(crate) struct RwState {
     /// Whether the file is a regular one, whose writes hold the
     /// superblock's freeze protection while in flight.
     regular: bool,
+    /// Buffered reads that go on asynchronously (`retry.rs`).
+    #[pin]
+    retry: ReadRetry,
 }
 
 impl RwState {
@@ -95,12 +99,36 @@ impl RwState {
             _: { mode_ok? },
             iter <- UserIovIter::new(buffer),
             regular,
+            retry <- ReadRetry::new(),
         }? Error)
     }
 
     /// The kiocb, as drivers see it.
-    pub(crate) fn kiocb(&self) -> *mut bindings::kiocb {
+    pub(crate) fn kiocb_raw(&self) -> *mut bindings::kiocb {
         self.kiocb.as_raw()
+    }
+
+    pub(crate) fn kiocb(&self) -> &IoKiocb {
+        &self.kiocb
+    }
+
+    pub(crate) fn iter(&self) -> &UserIovIter {
+        &self.iter
+    }
+
+    pub(crate) fn retry(&self) -> &ReadRetry {
+        &self.retry
+    }
+
+    /// The request whose read retry state is `retry`.
+    ///
+    /// # Safety
+    ///
+    /// `retry` is the `retry` field of an `RwState`, which is the `rw`
+    /// field of a request.
+    pub(crate) unsafe fn request_of_retry(retry: *const ReadRetry) -> *const AioKiocb {
+        // SAFETY: As documented: all the pointers are inside the request.
+        unsafe { AioKiocb::from_rw(kernel::container_of!(retry, Self, retry)) }
     }
 }
 
@@ -114,6 +142,9 @@ pub(crate) fn issue(req: Arc<AioKiocb>) -> Result {
     rw.kiocb.verify_area(rw_type, rw.iter.count())?;
     if rw_type == RwType::Write {
         rw.kiocb.start_write(rw.regular);
+    } else if retry::eligible(req.file(), rw.kiocb.flags()) {
+        retry::start(req);
+        return Ok(());
     }
     // The operation's reference: `RwComplete` takes it back.
     let _ = Arc::into_raw(req.clone());
@@ -138,8 +169,8 @@ pub(crate) fn issue(req: Arc<AioKiocb>) -> Result {
     } else {
         ret
     };
-    // The method did not take the operation's reference: we pass it on.
-    RwComplete::complete(NonNull::from(&rw.kiocb), ret);
+    // SAFETY: The method did not take the operation's reference: it is ours.
+    complete(unsafe { Arc::from_raw(request_of(&rw.kiocb)) }, ret);
     Ok(())
 }
 
@@ -162,16 +193,21 @@ impl IoComplete for RwComplete {
     fn complete(kiocb: NonNull<IoKiocb>, res: isize) {
         // SAFETY: Only our requests' kiocbs complete here, and the
         // operation's reference came from `Arc::into_raw` in `issue`.
-        let req = unsafe { Arc::from_raw(request_of(kiocb.as_ptr())) };
-        if req.driver_cancellable() {
-            req.ctx().cancel_list().unlink(&req);
-        }
-        let rw = req.rw();
-        if matches!(req.op(), Op::Write { .. }) {
-            rw.kiocb.end_write(rw.regular);
-        }
-        req.finish(res as i64);
+        complete(unsafe { Arc::from_raw(request_of(kiocb.as_ptr())) }, res);
     }
+}
+
+/// Completes a read or write with the operation's reference `op`; `res` is
+/// the result of its last pass (fs/aio.c's `aio_complete_rw`).
+pub(crate) fn complete(op: Arc<AioKiocb>, res: isize) {
+    if op.driver_cancellable() {
+        op.ctx().cancel_list().unlink(&op);
+    }
+    let rw = op.rw();
+    if matches!(op.op(), Op::Write { .. }) {
+        rw.kiocb.end_write(rw.regular);
+    }
+    op.finish(rw.retry.result(res) as i64);
 }
 
 /// `kiocb_set_cancel_fn`: a driver makes a read or write cancellable.

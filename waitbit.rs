@@ -13,13 +13,21 @@
 //! The queue is a `WaitQueueHead` rather than a `CondVar` because the sleep
 //! needs an hrtimer deadline with the task's timer slack (as fs/aio.c) and
 //! sleepers with their own wake function.
+//!
+//! A buffered read that would wait for a folio queues a [`PageWaiter`] on
+//! the folio's wait queue instead (`IOCB_WAITQ`): the folio's unlock or end
+//! of writeback wakes everything hashed to that queue with the folio and
+//! bit as the key, and the waiter only lets its own folio and bit through
+//! (`wake_page_match()`), as io_uring's `io_async_buf_func()` does.
 
 use core::pin::Pin;
 use core::ptr::NonNull;
+use kernel::bindings;
 use kernel::prelude::*;
 use kernel::sync::atomic::{Atomic, Relaxed};
 use kernel::sync::wait::{schedule_until, WaitQueueEntry, WaitQueueHead, WakeFunction, WakeUp};
 use kernel::sync::LockClassKey;
+use kernel::types::Opaque;
 
 /// The queue of `io_getevents` sleepers of one context.
 #[pin_data]
@@ -128,18 +136,105 @@ impl EventWaitQueue {
                 }
                 continue;
             }
-            let end = if interrupted {
-                Some(WaitEnd::Interrupted)
-            } else if expired {
-                Some(WaitEnd::TimedOut)
-            } else {
-                None
-            };
-            if let Some(end) = end {
+            if interrupted {
                 self.head.finish_wait(&waiter.entry);
-                return end;
+                // Task work (a buffered read's next pass, `retry.rs`)
+                // interrupts the sleep without a signal: run it and sleep
+                // on, unless a real signal is pending (as io_uring's wait).
+                let current = kernel::current!();
+                current.run_task_work();
+                if !current.sigpending() {
+                    continue;
+                }
+                return WaitEnd::Interrupted;
+            }
+            if expired {
+                self.head.finish_wait(&waiter.entry);
+                return WaitEnd::TimedOut;
             }
             expired = schedule_until(deadline);
         }
+    }
+}
+
+/// A page wait-bit entry, the kernel's `struct wait_page_queue`: the folio
+/// and bit that `filemap_read()` queued it for, and its wait entry, whose
+/// wake function `W` (see [`PageWaiter::new`]) checks [`PageWaiter::matches`]
+/// first.
+///
+/// # Invariants
+///
+/// The layout is that of `struct wait_page_queue`, and the entry is only
+/// ever queued on folio wait queues, whose wake keys are
+/// `struct wait_page_key`s.
+#[repr(C)]
+#[pin_data]
+pub(crate) struct PageWaiter {
+    /// Written by the page cache when it queues the entry.
+    folio: Opaque<*mut bindings::folio>,
+    bit_nr: Opaque<i32>,
+    #[pin]
+    wait: WaitQueueEntry,
+}
+
+// SAFETY: The folio and bit are written by the page cache under the folio
+// queue's lock and only read under it (by `wake_page_match`); the entry may
+// be queued and woken from any thread.
+unsafe impl Send for PageWaiter {}
+// SAFETY: As above.
+unsafe impl Sync for PageWaiter {}
+
+const _: () = {
+    use core::mem::{offset_of, size_of};
+    assert!(size_of::<PageWaiter>() == size_of::<bindings::wait_page_queue>());
+    assert!(offset_of!(PageWaiter, folio) == offset_of!(bindings::wait_page_queue, folio));
+    assert!(offset_of!(PageWaiter, bit_nr) == offset_of!(bindings::wait_page_queue, bit_nr));
+    assert!(offset_of!(PageWaiter, wait) == offset_of!(bindings::wait_page_queue, wait));
+};
+
+impl PageWaiter {
+    /// A waiter on no queue whose wake-ups go to `W`.
+    pub(crate) fn new<W: WakeFunction>() -> impl PinInit<Self> {
+        pin_init!(Self {
+            folio: Opaque::new(core::ptr::null_mut()),
+            bit_nr: Opaque::new(0),
+            wait <- WaitQueueEntry::new::<W>(),
+        })
+    }
+
+    /// The raw `wait_page_queue`, for `IoKiocb::arm_page_wait`.
+    pub(crate) fn as_raw(&self) -> *mut bindings::wait_page_queue {
+        core::ptr::from_ref(self).cast_mut().cast()
+    }
+
+    /// The waiter whose entry is `entry`.
+    ///
+    /// # Safety
+    ///
+    /// `entry` is the `wait` field of a live `PageWaiter`, alive for `'a`.
+    pub(crate) unsafe fn from_entry<'a>(entry: NonNull<WaitQueueEntry>) -> &'a Self {
+        // SAFETY: As documented.
+        unsafe { &*kernel::container_of!(entry.as_ptr(), Self, wait) }
+    }
+
+    /// Whether a wake-up is for the folio and bit this waiter waits for
+    /// (`wake_page_match()`, which also records a match of the folio alone
+    /// in the key, so that the waker knows the folio still has waiters).
+    pub(crate) fn matches(&self, wake: &WakeUp) -> bool {
+        let key = wake.key() as *mut bindings::wait_page_key;
+        // SAFETY: Called from the entry's wake function, so under its folio
+        // queue's lock, with that queue's key, a `wait_page_key` (type
+        // invariant); a keyless wake-up (NULL) matches nothing.
+        !key.is_null() && unsafe { bindings::wake_page_match(self.as_raw(), key) }
+    }
+
+    /// Takes the entry off its folio's queue, from its wake function.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds the lock of the queue the entry is on.
+    pub(crate) unsafe fn remove_locked(&self) {
+        // SAFETY: As documented.
+        unsafe { self.wait.remove_locked() };
     }
 }

@@ -43,6 +43,27 @@ else
 	hdir=/tmp/harness
 fi
 
+# Buffered reads on a cold cache over a slow device: ext4 on a null_blk
+# (configfs, memory-backed) whose every request takes 10 ms.
+slow=/sys/kernel/config/nullb/slow
+mkdir -p /sys/kernel/config /tmp/slow
+mountpoint -q /sys/kernel/config || mount -t configfs none /sys/kernel/config
+slow_nullb() {
+	mkdir $slow && echo 256 >$slow/size && echo 1 >$slow/memory_backed &&
+	echo 4096 >$slow/blocksize && echo 2 >$slow/irqmode &&
+	echo 10000000 >$slow/completion_nsec && echo 1 >$slow/power &&
+	# Named after the configfs directory since 6.9, nullbN before.
+	dev=/dev/slow && { [ -b $dev ] || dev=/dev/nullb$(cat $slow/index); } &&
+	mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 $dev &&
+	mount -t ext4 $dev /tmp/slow
+}
+if slow_nullb >$R/abi/slow-setup.log 2>&1; then
+	run $R/abi/async_read.out 300 $T/abi/async_read /tmp/slow "$impl"
+	umount /tmp/slow
+else
+	{ cat $R/abi/slow-setup.log; echo "rc=1 (no ext4 on a slow null_blk)"; } >$R/abi/async_read.out
+fi
+
 # libaio's harness, set up as its Makefile's check targets do (testdir
 # files for every case, loop-mounted ext2 images for 8 and 10), in a
 # writable copy on ext4 (where RWF_NOWAIT and O_DIRECT work, for 21.t).

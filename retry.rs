@@ -1,0 +1,366 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Buffered reads that never wait for the device inside `io_submit`.
+//!
+//! fs/aio.c calls `read_iter` synchronously: a read that misses the page
+//! cache waits for the device inside `io_submit`.  Ours, for buffered reads
+//! of regular files that support `IOCB_NOWAIT` (mirroring io_uring's
+//! `__io_read()`):
+//!
+//! 1. The first attempt runs inside `io_submit` with `IOCB_NOWAIT`: a page
+//!    cache hit completes there, as before.
+//! 2. On `-EAGAIN`, or a partial read, the request goes on from where it
+//!    stopped with `IOCB_WAITQ` armed (files with `FOP_BUFFER_RASYNC`): the
+//!    page cache starts the device read and, instead of sleeping on the
+//!    folio, queues the request's [`PageWaiter`] on it and returns
+//!    `-EIOCBQUEUED`.
+//! 3. The waiter's wake function lets only its folio and bit through, and
+//!    queues the next pass as task work on the submitter: the pass copies
+//!    into the submitter's memory, so it runs in the submitter's context
+//!    (on its way back to user space, or in `io_getevents`, which runs task
+//!    work rather than returning `EINTR` for it).
+//! 4. Where task work cannot run (the submitting thread exits, the context
+//!    is dying, a kernel-thread submitter), or a file cannot wait
+//!    asynchronously (no `FOP_BUFFER_RASYNC`, or `-EAGAIN` even with
+//!    `IOCB_WAITQ`), a worker does a blocking pass in the submitter's address
+//!    space (`kthread_use_mm`) with its credentials.
+//!
+//! The one event's `res` is what a synchronous `pread` of the range
+//! returns: the bytes of all passes, short at end of file, an error only if
+//! nothing was read.
+//!
+//! Ownership: the operation's reference (`rw.rs`) goes with the read: to
+//! the page waiter while it is queued, then to the task work or the worker,
+//! which continues or completes it.
+
+use crate::kiocb::{work_queue, AioKiocb};
+use crate::rw::{self, RwState};
+use crate::waitbit::PageWaiter;
+use core::ptr::NonNull;
+use kernel::cred::Credential;
+use kernel::error::code;
+use kernel::fs::kiocb::{flags, RwType};
+use kernel::fs::File;
+use kernel::iov::IovIterState;
+use kernel::mm::Mm;
+use kernel::prelude::*;
+use kernel::sync::aref::ARef;
+use kernel::sync::atomic::{Atomic, Relaxed};
+use kernel::sync::wait::{WaitQueueEntry, WakeFunction, WakeUp};
+use kernel::sync::{Arc, SetOnce};
+use kernel::task::Task;
+use kernel::task_work::{Notify, TaskWork, TaskWorkFn};
+
+/// The retry state of a buffered read, in its request.
+#[pin_data]
+pub(crate) struct ReadRetry {
+    #[pin]
+    waiter: PageWaiter,
+    #[pin]
+    task_work: TaskWork,
+    /// Bytes that earlier passes read.
+    done: Atomic<usize>,
+    /// Where and as whom later passes run, recorded by the submitter when
+    /// the read first goes asynchronous.
+    submitter: SetOnce<Submitter>,
+}
+
+/// The submitter of a read that went asynchronous.
+struct Submitter {
+    task: ARef<Task>,
+    mm: ARef<Mm>,
+    creds: ARef<Credential>,
+}
+
+impl ReadRetry {
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            waiter <- PageWaiter::new::<PageReady>(),
+            task_work <- TaskWork::new(),
+            done: Atomic::new(0),
+            submitter: SetOnce::new(),
+        })
+    }
+
+    /// The final result of a read whose last pass returned `ret`.
+    pub(crate) fn result(&self, ret: isize) -> isize {
+        match self.done.load(Relaxed) as isize {
+            0 => ret,
+            done if ret < 0 => done,
+            done => done + ret,
+        }
+    }
+}
+
+/// Whether a read of `file` with `kiocb`'s flags takes the path of this
+/// module: a buffered read of a regular file that supports `IOCB_NOWAIT`,
+/// which the user did not ask to fail rather than wait (`RWF_NOWAIT` gets
+/// its `-EAGAIN` event, as in C).
+pub(crate) fn eligible(file: &File, kiocb_flags: i32) -> bool {
+    kiocb_flags & (flags::DIRECT | flags::NOWAIT) == 0
+        && file.is_regular()
+        && file.supports_nowait()
+}
+
+/// The operation's reference of a buffered read (see the module
+/// documentation), and with it the use of the request's kiocb and iterator
+/// between passes.
+///
+/// # Invariants
+///
+/// `self.0` is a read request whose kiocb is in no method call and has no
+/// completion pending, and whose iterator nobody else uses.
+struct ReadOp(Arc<AioKiocb>);
+
+impl ReadOp {
+    fn rw(&self) -> &RwState {
+        self.0.rw()
+    }
+
+    /// Sets and clears kiocb flags.
+    fn update_flags(&self, set: i32, clear: i32) {
+        // SAFETY: Nobody else uses the kiocb (type invariant).
+        unsafe { self.rw().kiocb().update_flags(set, clear) };
+    }
+
+    /// Arms `IOCB_WAITQ` with the request's page waiter.
+    fn arm_page_wait(&self) {
+        let rw = self.rw();
+        // SAFETY: Nobody else uses the kiocb (type invariant); the waiter
+        // lives in the request and is on no queue (its wake function took it
+        // off, or it never was on one).
+        unsafe { rw.kiocb().arm_page_wait(rw.retry().waiter.as_raw()) };
+    }
+
+    /// Puts the iterator where `consumed` bytes after `state` are: a failed
+    /// or partial pass may have moved it by any amount.
+    fn rewind(&self, state: &IovIterState, consumed: usize) {
+        let iter = self.rw().iter();
+        // SAFETY: Nobody else uses the iterator (type invariant).
+        unsafe {
+            iter.restore(state);
+            iter.advance(consumed);
+        }
+    }
+
+    /// Runs one pass, and returns the operation with its result, or `None`
+    /// if the method queued the read (the page waiter or the completion has
+    /// the operation now).
+    fn pass(self) -> Option<(Self, isize)> {
+        // Our own reference: a queued read may complete on another CPU
+        // before the method returns.
+        let req = self.0.clone();
+        let rw = req.rw();
+        let op = Arc::into_raw(self.0);
+        // SAFETY: The kiocb is prepared and its iterator imported, both in
+        // the request, which `op` keeps alive until its completion if the
+        // method queues the read, and `req` until we return otherwise.
+        let ret = unsafe { rw.kiocb().submit(RwType::Read, rw.iter().as_raw()) };
+        if ret == code::EIOCBQUEUED.to_errno() as isize {
+            return None;
+        }
+        // SAFETY: The method did not queue the read: `op` is ours, and with
+        // it the kiocb and the iterator.
+        Some((Self(unsafe { Arc::from_raw(op) }), ret))
+    }
+
+    /// Ends the read with the result `ret` of its last pass.
+    fn complete(self, ret: isize) {
+        rw::complete(self.0, ret);
+    }
+}
+
+/// The first attempt, inside `io_submit`, with the operation's reference
+/// `op`: a cache hit completes at once; anything else goes on
+/// asynchronously.
+pub(crate) fn start(op: Arc<AioKiocb>) {
+    // INVARIANT: The request is not submitted yet.
+    let op = ReadOp(op);
+    let state = op.rw().iter().save_state();
+    op.update_flags(flags::NOWAIT, 0);
+    let Some((op, ret)) = op.pass() else { return };
+    op.update_flags(0, flags::NOWAIT);
+    let read = match ret {
+        r if r == EAGAIN.to_errno() as isize => 0,
+        r if r > 0 && op.rw().iter().count() > 0 => r as usize,
+        // All of it, an error, or end of file.
+        r => return op.complete(r),
+    };
+    op.rewind(&state, read);
+    op.rw().retry().done.store(read, Relaxed);
+    go_async(op);
+}
+
+/// Records where later passes run, then runs the next one.  In the
+/// submitter's context.
+fn go_async(op: ReadOp) {
+    let retry = op.rw().retry();
+    if retry.submitter.as_ref().is_none() {
+        let current = kernel::current!();
+        let task: &Task = current;
+        let recorded = match (current.mm(), Credential::prepare()) {
+            (Some(mm), Ok(creds)) => {
+                let mm: &Mm = mm;
+                retry.submitter.populate(Submitter {
+                    task: ARef::from(task),
+                    mm: ARef::from(mm),
+                    creds,
+                })
+            }
+            _ => false,
+        };
+        if !recorded {
+            // No address space to come back to, or no memory: read here.
+            return blocking_pass(op);
+        }
+    }
+    if op.0.file().has_buffer_rasync() {
+        continue_read(op);
+    } else {
+        to_worker(op);
+    }
+}
+
+/// Passes with `IOCB_WAITQ` armed until the read is done or waits for a
+/// folio.  In the submitter's context.
+fn continue_read(mut op: ReadOp) {
+    loop {
+        let state = op.rw().iter().save_state();
+        op.arm_page_wait();
+        let Some((next, ret)) = op.pass() else { return };
+        op = next;
+        op.update_flags(0, flags::WAITQ | flags::NOWAIT);
+        if ret == EAGAIN.to_errno() as isize {
+            // The page cache could not even start the read without
+            // blocking (no memory for readahead, say).
+            op.rewind(&state, 0);
+            return to_worker(op);
+        }
+        if ret <= 0 {
+            return op.complete(ret);
+        }
+        op.rewind(&state, ret as usize);
+        op.rw().retry().done.fetch_add(ret as usize, Relaxed);
+        if op.rw().iter().count() == 0 {
+            return op.complete(0);
+        }
+    }
+}
+
+/// A pass that may block, where it is.
+fn blocking_pass(op: ReadOp) {
+    op.update_flags(0, flags::WAITQ | flags::NOWAIT);
+    if let Some((op, ret)) = op.pass() {
+        op.complete(ret);
+    }
+}
+
+/// Hands the read to a worker.
+fn to_worker(op: ReadOp) {
+    // The request's work item serves nothing else for a read.
+    let _ = work_queue().enqueue(op.0);
+}
+
+/// The worker's pass (the request's work item, with the operation's
+/// reference): blocking, in the submitter's address space and with its
+/// credentials.  If the address space is gone (the process exited), the
+/// read ends with what it has, or `ECANCELED`.
+pub(crate) fn run_worker(op: Arc<AioKiocb>) {
+    // INVARIANT: Only a read's operation queues its work item.
+    let op = ReadOp(op);
+    let submitter = op.rw().retry().submitter.as_ref();
+    let Some((submitter, mm)) = submitter.and_then(|s| Some((s, s.mm.mmget_not_zero()?))) else {
+        return op.complete(ECANCELED.to_errno() as isize);
+    };
+    // Only the worker's own references stay behind: the pass takes `op`.
+    let (creds, req) = (submitter.creds.clone(), op.0.clone());
+    let mut op = Some(op);
+    let _ = mm.kthread_use(|| creds.with_override(|| op.take().map(blocking_pass)));
+    if let Some(op) = op {
+        // Not a kernel thread that may adopt the address space.
+        op.complete(ECANCELED.to_errno() as isize);
+    }
+    drop(req);
+}
+
+/// The request whose retry state holds `waiter`'s entry.
+///
+/// # Safety
+///
+/// `entry` is the entry of the waiter of a live request's retry state.
+unsafe fn request_of_entry(entry: NonNull<WaitQueueEntry>) -> *const AioKiocb {
+    // SAFETY: As documented; all the pointers are inside the request.
+    unsafe {
+        let waiter = PageWaiter::from_entry(entry);
+        let retry = kernel::container_of!(core::ptr::from_ref(waiter), ReadRetry, waiter);
+        RwState::request_of_retry(retry)
+    }
+}
+
+/// The wake function of the page waiter.  Runs under the folio queue's
+/// lock, possibly in interrupt context.
+struct PageReady;
+
+impl WakeFunction for PageReady {
+    fn wake(entry: NonNull<WaitQueueEntry>, wake: &WakeUp) -> bool {
+        // SAFETY: Only queued page waiters of reads get here, and a queued
+        // waiter holds its request's operation reference.
+        let waiter = unsafe { PageWaiter::from_entry(entry) };
+        if !waiter.matches(wake) {
+            return false;
+        }
+        // SAFETY: We hold the queue's lock.
+        unsafe { waiter.remove_locked() };
+        // SAFETY: As above; the reference is the queued waiter's, ours now.
+        // INVARIANT: The waiter was queued instead of the read going on.
+        let op = ReadOp(unsafe { Arc::from_raw(request_of_entry(entry)) });
+        queue_next_pass(op);
+        true
+    }
+}
+
+/// Queues the next pass on the submitter, or on a worker where task work
+/// cannot run.  From any context.
+fn queue_next_pass(op: ReadOp) {
+    // A reference of our own: once queued, the pass may run (and complete
+    // the read) before we are done looking at the request.
+    let req = op.0.clone();
+    let retry = req.rw().retry();
+    let task = retry.submitter.as_ref().map(|s| &*s.task);
+    let Some(task) = task.filter(|_| !req.ctx().is_dead()) else {
+        return to_worker(op);
+    };
+    let raw = Arc::into_raw(op.0);
+    // SAFETY: The work is not queued (the waiter was, and its wake-up is
+    // what got us here); the reference in `raw` keeps it alive until it runs.
+    let queued = unsafe { retry.task_work.queue::<NextPass>(task, Notify::Signal) };
+    // A context killed meanwhile may be waiting for its requests in a task
+    // that does not run the submitter's task work: if the work can still be
+    // taken back, a worker does the pass instead.  The killer orders its
+    // mark before it runs its own task work, and `task_work_add` orders the
+    // queueing before this check.
+    let take_back = match queued {
+        Ok(()) => req.ctx().is_dead() && retry.task_work.cancel(task),
+        Err(_) => true,
+    };
+    if take_back {
+        // SAFETY: Not queued, or cancelled: the reference is ours again.
+        to_worker(ReadOp(unsafe { Arc::from_raw(raw) }));
+    }
+}
+
+/// The task work of the next pass.
+struct NextPass;
+
+impl TaskWorkFn for NextPass {
+    fn run(work: NonNull<TaskWork>) {
+        // SAFETY: Only the `task_work` of a read's retry state is queued
+        // with `NextPass`, with the operation's reference, ours now.
+        let op = unsafe {
+            let retry = kernel::container_of!(work.as_ptr(), ReadRetry, task_work);
+            Arc::from_raw(RwState::request_of_retry(retry))
+        };
+        // INVARIANT: The pass was queued instead of the read going on.
+        continue_read(ReadOp(op));
+    }
+}
