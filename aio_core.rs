@@ -37,6 +37,7 @@ mod getevents;
 mod kiocb;
 mod poll;
 mod poll_refs;
+mod read_passes;
 mod retry;
 mod ring;
 mod ring_index;

@@ -42,10 +42,10 @@ impl CancelList {
         })
     }
 
-    /// Links an armed poll so that `io_cancel` finds it.  Once the context is
-    /// being killed it links nothing and gives the request back: the caller
-    /// cancels it itself.
-    pub(crate) fn link_poll(&self, req: ListArc<AioKiocb>) -> Result<(), ListArc<AioKiocb>> {
+    /// Links an armed poll, or a read waiting for the page cache, so that
+    /// `io_cancel` finds it.  Once the context is being killed it links
+    /// nothing and gives the request back: the caller cancels it itself.
+    pub(crate) fn link_unless_dead(&self, req: ListArc<AioKiocb>) -> Result<(), ListArc<AioKiocb>> {
         let mut inner = self.inner.lock();
         if inner.dead {
             return Err(req);

@@ -249,7 +249,11 @@ impl AioKiocb {
             // SAFETY: The driver's function for this kiocb, not completed yet:
             // its completion unlinks the request under our caller's lock.
             Some(cancel) => to_result(unsafe { cancel(self.rw.kiocb_raw()) }),
-            None => Err(EINVAL),
+            // Only reads waiting for the page cache are linked otherwise.
+            None => {
+                self.rw.retry().cancel();
+                Ok(())
+            }
         }
     }
 }

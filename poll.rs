@@ -356,7 +356,7 @@ pub(crate) fn arm(req: Arc<AioKiocb>) -> Result {
     if table.queued && table.error == 0 && mask == 0 {
         // Waiting for an event: make it cancellable, then let go.
         let linked = match ListArc::try_from_arc(req.clone()) {
-            Ok(link) => req.ctx().cancel_list().link_poll(link).is_ok(),
+            Ok(link) => req.ctx().cancel_list().link_unless_dead(link).is_ok(),
             Err(_) => false,
         };
         if !linked {

@@ -34,6 +34,7 @@
 //! which continues or completes it.
 
 use crate::kiocb::{work_queue, AioKiocb};
+use crate::read_passes::{after_nowait, after_waitq, read_result, AfterPass};
 use crate::rw::{self, RwState};
 use crate::waitbit::PageWaiter;
 use core::ptr::NonNull;
@@ -42,6 +43,7 @@ use kernel::error::code;
 use kernel::fs::kiocb::{flags, RwType};
 use kernel::fs::File;
 use kernel::iov::IovIterState;
+use kernel::list::ListArc;
 use kernel::mm::Mm;
 use kernel::prelude::*;
 use kernel::sync::aref::ARef;
@@ -60,6 +62,8 @@ pub(crate) struct ReadRetry {
     task_work: TaskWork,
     /// Bytes that earlier passes read.
     done: Atomic<usize>,
+    /// `io_cancel` or the context's death: no more passes.
+    cancelled: Atomic<bool>,
     /// Where and as whom later passes run, recorded by the submitter when
     /// the read first goes asynchronous.
     submitter: SetOnce<Submitter>,
@@ -78,17 +82,26 @@ impl ReadRetry {
             waiter <- PageWaiter::new::<PageReady>(),
             task_work <- TaskWork::new(),
             done: Atomic::new(0),
+            cancelled: Atomic::new(false),
             submitter: SetOnce::new(),
         })
     }
 
-    /// The final result of a read whose last pass returned `ret`.
+    /// Whether the read went on asynchronously (and is on the cancel list).
+    pub(crate) fn went_async(&self) -> bool {
+        self.submitter.as_ref().is_some()
+    }
+
+    /// `io_cancel`: the read ends at its next step, with the bytes read so
+    /// far, or `ECANCELED` (fs/aio.c cannot cancel buffered reads at all:
+    /// they are over when `io_submit` returns).
+    pub(crate) fn cancel(&self) {
+        self.cancelled.store(true, Relaxed);
+    }
+
+    /// The event's `res` of a read whose last pass returned `ret`.
     pub(crate) fn result(&self, ret: isize) -> isize {
-        match self.done.load(Relaxed) as isize {
-            0 => ret,
-            done if ret < 0 => done,
-            done => done + ret,
-        }
+        read_result(self.done.load(Relaxed), ret)
     }
 }
 
@@ -164,6 +177,10 @@ impl ReadOp {
         Some((Self(unsafe { Arc::from_raw(op) }), ret))
     }
 
+    fn cancelled(&self) -> bool {
+        self.rw().retry().cancelled.load(Relaxed)
+    }
+
     /// Ends the read with the result `ret` of its last pass.
     fn complete(self, ret: isize) {
         rw::complete(self.0, ret);
@@ -177,18 +194,19 @@ pub(crate) fn start(op: Arc<AioKiocb>) {
     // INVARIANT: The request is not submitted yet.
     let op = ReadOp(op);
     let state = op.rw().iter().save_state();
+    let left = op.rw().iter().count();
     op.update_flags(flags::NOWAIT, 0);
     let Some((op, ret)) = op.pass() else { return };
     op.update_flags(0, flags::NOWAIT);
-    let read = match ret {
-        r if r == EAGAIN.to_errno() as isize => 0,
-        r if r > 0 && op.rw().iter().count() > 0 => r as usize,
-        // All of it, an error, or end of file.
-        r => return op.complete(r),
-    };
-    op.rewind(&state, read);
-    op.rw().retry().done.store(read, Relaxed);
-    go_async(op);
+    match after_nowait(ret, left, EAGAIN.to_errno() as isize) {
+        AfterPass::GoOn { consumed } => {
+            op.rewind(&state, consumed);
+            op.rw().retry().done.store(consumed, Relaxed);
+            go_async(op);
+        }
+        AfterPass::Complete(ret) => op.complete(ret),
+        AfterPass::Worker => to_worker(op),
+    }
 }
 
 /// Records where later passes run, then runs the next one.  In the
@@ -213,6 +231,15 @@ fn go_async(op: ReadOp) {
             // No address space to come back to, or no memory: read here.
             return blocking_pass(op);
         }
+        // Cancellable from now on; a dying context links nothing.
+        let ctx = op.0.ctx();
+        let linked = match ListArc::try_from_arc(op.0.clone()) {
+            Ok(link) => ctx.cancel_list().link_unless_dead(link).is_ok(),
+            Err(_) => false,
+        };
+        if !linked {
+            retry.cancel();
+        }
     }
     if op.0.file().has_buffer_rasync() {
         continue_read(op);
@@ -225,24 +252,27 @@ fn go_async(op: ReadOp) {
 /// folio.  In the submitter's context.
 fn continue_read(mut op: ReadOp) {
     loop {
+        if op.cancelled() {
+            return op.complete(ECANCELED.to_errno() as isize);
+        }
         let state = op.rw().iter().save_state();
+        let left = op.rw().iter().count();
         op.arm_page_wait();
         let Some((next, ret)) = op.pass() else { return };
         op = next;
         op.update_flags(0, flags::WAITQ | flags::NOWAIT);
-        if ret == EAGAIN.to_errno() as isize {
-            // The page cache could not even start the read without
-            // blocking (no memory for readahead, say).
-            op.rewind(&state, 0);
-            return to_worker(op);
-        }
-        if ret <= 0 {
-            return op.complete(ret);
-        }
-        op.rewind(&state, ret as usize);
-        op.rw().retry().done.fetch_add(ret as usize, Relaxed);
-        if op.rw().iter().count() == 0 {
-            return op.complete(0);
+        match after_waitq(ret, left, EAGAIN.to_errno() as isize) {
+            AfterPass::GoOn { consumed } => {
+                op.rewind(&state, consumed);
+                op.rw().retry().done.fetch_add(consumed, Relaxed);
+            }
+            AfterPass::Complete(ret) => return op.complete(ret),
+            // The page cache could not even start the read without blocking
+            // (no memory for readahead, say).
+            AfterPass::Worker => {
+                op.rewind(&state, 0);
+                return to_worker(op);
+            }
         }
     }
 }
@@ -269,7 +299,8 @@ pub(crate) fn run_worker(op: Arc<AioKiocb>) {
     // INVARIANT: Only a read's operation queues its work item.
     let op = ReadOp(op);
     let submitter = op.rw().retry().submitter.as_ref();
-    let Some((submitter, mm)) = submitter.and_then(|s| Some((s, s.mm.mmget_not_zero()?))) else {
+    let mm = submitter.and_then(|s| s.mm.mmget_not_zero());
+    let (Some(submitter), Some(mm), false) = (submitter, mm, op.cancelled()) else {
         return op.complete(ECANCELED.to_errno() as isize);
     };
     // Only the worker's own references stay behind: the pass takes `op`.

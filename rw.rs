@@ -200,7 +200,7 @@ impl IoComplete for RwComplete {
 /// Completes a read or write with the operation's reference `op`; `res` is
 /// the result of its last pass (fs/aio.c's `aio_complete_rw`).
 pub(crate) fn complete(op: Arc<AioKiocb>, res: isize) {
-    if op.driver_cancellable() {
+    if op.driver_cancellable() || op.rw().retry.went_async() {
         op.ctx().cancel_list().unlink(&op);
     }
     let rw = op.rw();

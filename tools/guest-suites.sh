@@ -57,11 +57,11 @@ slow_nullb() {
 	mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 $dev &&
 	mount -t ext4 $dev /tmp/slow
 }
-if slow_nullb >$R/abi/slow-setup.log 2>&1; then
+if slow_nullb >/tmp/slow-setup.log 2>&1; then
 	run $R/abi/async_read.out 300 $T/abi/async_read /tmp/slow "$impl"
 	umount /tmp/slow
 else
-	{ cat $R/abi/slow-setup.log; echo "rc=1 (no ext4 on a slow null_blk)"; } >$R/abi/async_read.out
+	{ cat /tmp/slow-setup.log; echo "rc=1 (no ext4 on a slow null_blk)"; } >$R/abi/async_read.out
 fi
 
 # libaio's harness, set up as its Makefile's check targets do (testdir

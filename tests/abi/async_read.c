@@ -164,6 +164,31 @@ static void test_vectored(void)
 	free(flat);
 }
 
+/* io_cancel of a read waiting for the device (ours; C has read it already). */
+static void test_cancel(void)
+{
+	static unsigned char buf[4096];
+	struct iocb cb, *list[1] = { &cb };
+	struct io_event ev, res;
+	long r;
+
+	cold();
+	prep(&cb, IOCB_CMD_PREAD, buf, 4096, (11 << 20) + 4096);
+	CHECK_RET(io_submit(ctx, 1, list), 1, "io_submit of a cold read");
+	r = sysret(syscall(__NR_io_cancel, ctx, &cb, &res));
+	if (ours)
+		CHECK(r == -EINPROGRESS, "ours: io_cancel of the waiting read: %ld, want -EINPROGRESS", r);
+	else
+		CHECK(r == -EINVAL, "C: io_cancel finds nothing to cancel: %ld, want -EINVAL", r);
+	CHECK_RET(reap(1, &ev), 1, "one event");
+	if (ours)
+		CHECK(ev.res == -ECANCELED, "ours: the event says ECANCELED (res %lld)", (long long)ev.res);
+	else
+		CHECK(ev.res == 4096, "C: the event has the data (res %lld)", (long long)ev.res);
+	r = io_getevents(ctx, 0, 1, &ev, &(struct timespec){ 0, 20000000 });
+	CHECK_RET(r, 0, "and no second event");
+}
+
 /* io_destroy and exit while reads wait for the device. */
 static void test_destroy_and_exit(void)
 {
@@ -226,6 +251,7 @@ int main(int argc, char **argv)
 	test_submit_does_not_wait();
 	test_ranges();
 	test_vectored();
+	test_cancel();
 	test_destroy_and_exit();
 
 	io_destroy(ctx);

@@ -6,7 +6,12 @@ pub mod ring_index;
 #[path = "../../../poll_refs.rs"]
 pub mod poll_refs;
 
+#[path = "../../../read_passes.rs"]
+pub mod read_passes;
+
 #[cfg(test)]
 mod ring_index_tests;
 #[cfg(test)]
 mod poll_refs_tests;
+#[cfg(test)]
+mod read_passes_tests;
