@@ -33,6 +33,7 @@ use kernel::prelude::*;
 use kernel::sync::aref::ARef;
 use kernel::sync::atomic::{Atomic, Relaxed};
 use kernel::sync::{Arc, SetOnce, UniqueArc};
+use kernel::task_work::TaskWorkItem;
 use kernel::uapi;
 use kernel::workqueue::{impl_has_work, new_work, Queue, Work, WorkItem};
 
@@ -110,6 +111,16 @@ kernel::list::impl_list_item! {
 }
 impl_has_work! {
     impl HasWork<Self> for AioKiocb { self.work }
+}
+kernel::task_work::impl_has_task_work! {
+    impl HasTaskWork<Self> for AioKiocb { self.rw.retry.task_work }
+}
+
+/// A buffered read's next pass (`retry.rs`), the only task work.
+impl TaskWorkItem for AioKiocb {
+    fn run(this: Arc<Self>) {
+        crate::retry::next_pass(this);
+    }
 }
 
 /// Memory for a request that is not initialised yet.

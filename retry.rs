@@ -51,15 +51,16 @@ use kernel::sync::atomic::{Atomic, Relaxed};
 use kernel::sync::wait::{WaitQueueEntry, WakeFunction, WakeUp};
 use kernel::sync::{Arc, SetOnce};
 use kernel::task::Task;
-use kernel::task_work::{Notify, TaskWork, TaskWorkFn};
+use kernel::task_work::{Notify, TaskWork};
 
 /// The retry state of a buffered read, in its request.
 #[pin_data]
 pub(crate) struct ReadRetry {
     #[pin]
     waiter: PageWaiter,
+    /// The next pass (`AioKiocb`'s `TaskWorkItem`).
     #[pin]
-    task_work: TaskWork,
+    pub(crate) task_work: TaskWork,
     /// Bytes that earlier passes read.
     done: Atomic<usize>,
     /// `io_cancel` or the context's death: no more passes.
@@ -356,42 +357,31 @@ fn queue_next_pass(op: ReadOp) {
     // A reference of our own: once queued, the pass may run (and complete
     // the read) before we are done looking at the request.
     let req = op.0.clone();
-    let retry = req.rw().retry();
-    let task = retry.submitter.as_ref().map(|s| &*s.task);
+    let task = req.rw().retry().submitter.as_ref().map(|s| &*s.task);
     let Some(task) = task.filter(|_| !req.ctx().is_dead()) else {
         return to_worker(op);
     };
-    let raw = Arc::into_raw(op.0);
-    // SAFETY: The work is not queued (the waiter was, and its wake-up is
-    // what got us here); the reference in `raw` keeps it alive until it runs.
-    let queued = unsafe { retry.task_work.queue::<NextPass>(task, Notify::Signal) };
-    // A context killed meanwhile may be waiting for its requests in a task
-    // that does not run the submitter's task work: if the work can still be
-    // taken back, a worker does the pass instead.  The killer orders its
-    // mark before it runs its own task work, and `task_work_add` orders the
-    // queueing before this check.
-    let take_back = match queued {
-        Ok(()) => req.ctx().is_dead() && retry.task_work.cancel(task),
-        Err(_) => true,
-    };
-    if take_back {
-        // SAFETY: Not queued, or cancelled: the reference is ours again.
-        to_worker(ReadOp(unsafe { Arc::from_raw(raw) }));
+    match TaskWork::queue(op.0, task, Notify::Signal) {
+        // INVARIANT: Not queued: the operation is ours again.
+        Err(op) => to_worker(ReadOp(op)),
+        // A context killed meanwhile may be waiting for its requests in a
+        // task that does not run the submitter's task work: if the work can
+        // still be taken back, a worker does the pass instead.  The killer
+        // orders its mark before it runs its own task work, and
+        // `task_work_add` orders the queueing before this check.
+        Ok(()) if req.ctx().is_dead() => {
+            if let Some(op) = TaskWork::cancel(&*req, task) {
+                // INVARIANT: Cancelled: the operation is ours again.
+                to_worker(ReadOp(op));
+            }
+        }
+        Ok(()) => {}
     }
 }
 
-/// The task work of the next pass.
-struct NextPass;
-
-impl TaskWorkFn for NextPass {
-    fn run(work: NonNull<TaskWork>) {
-        // SAFETY: Only the `task_work` of a read's retry state is queued
-        // with `NextPass`, with the operation's reference, ours now.
-        let op = unsafe {
-            let retry = kernel::container_of!(work.as_ptr(), ReadRetry, task_work);
-            Arc::from_raw(RwState::request_of_retry(retry))
-        };
-        // INVARIANT: The pass was queued instead of the read going on.
-        continue_read(ReadOp(op));
-    }
+/// The task work of the next pass, in the submitter's context, with the
+/// operation's reference.
+pub(crate) fn next_pass(op: Arc<AioKiocb>) {
+    // INVARIANT: The pass was queued instead of the read going on.
+    continue_read(ReadOp(op));
 }

@@ -40,9 +40,10 @@ pub(crate) struct RwState {
     /// Whether the file is a regular one, whose writes hold the
     /// superblock's freeze protection while in flight.
     regular: bool,
-    /// Buffered reads that go on asynchronously (`retry.rs`).
+    /// Buffered reads that go on asynchronously (`retry.rs`); reached by
+    /// `AioKiocb`'s `impl_has_task_work!`.
     #[pin]
-    retry: ReadRetry,
+    pub(crate) retry: ReadRetry,
 }
 
 impl RwState {
