@@ -14,6 +14,9 @@
 //! - `table.rs`: the per-mm context table and context lookup;
 //! - `submit.rs`, `getevents.rs`: the `io_submit` and `io_getevents` bodies;
 //! - `kiocb.rs`: one request, and per opcode `rw.rs`, `fsync.rs`, `poll.rs`;
+//! - `retry.rs`, `read_passes.rs`: buffered reads that never wait for the
+//!   device in `io_submit`; `direct.rs`: `O_DIRECT` that never waits for a
+//!   full device queue; `worker.rs`: the bounded pool both fall back to;
 //! - `cancel.rs`: the cancellable requests of a context;
 //! - `ring.rs`, `ring_index.rs`, `slots.rs`: the mapped ring and its slots;
 //! - `waitbit.rs`: filtered wake-ups (the `io_getevents` sleepers);
@@ -25,6 +28,7 @@
 
 use kernel::bindings;
 use kernel::ffi::{c_int, c_long, c_uint, c_ulong, c_void};
+use kernel::mm::Mm;
 use kernel::prelude::*;
 use kernel::uaccess::{UserPtr, UserSlice};
 
@@ -32,6 +36,7 @@ mod abi;
 mod accounting;
 mod cancel;
 mod context;
+mod direct;
 mod fsync;
 mod getevents;
 mod kiocb;
@@ -46,6 +51,7 @@ mod slots;
 mod submit;
 mod table;
 mod waitbit;
+mod worker;
 
 use abi::{IOCB_KEY_OFFSET, KIOCB_KEY};
 use context::Kioctx;
@@ -78,9 +84,10 @@ fn setup(nr_events: u32, ctxp: UserPtr, compat: bool) -> Result {
     if nr_events as usize > accounting::max_nr() {
         return Err(EAGAIN);
     }
-    kernel::current!().mm().ok_or(EINVAL)?;
+    let current = kernel::current!();
+    let mm: &Mm = current.mm().ok_or(EINVAL)?;
 
-    let ctx = Kioctx::new(nr_events, &geometry, cpus)?;
+    let ctx = Kioctx::new(nr_events, &geometry, cpus, mm.into())?;
     let mapping = ctx.ring().map().map_err(|_| ENOMEM)?;
     let base = mapping.addr();
     ctx.set_mapping(base, ctx.ring().size());
@@ -135,6 +142,19 @@ fn to_ret(res: Result<usize>) -> c_long {
     match res {
         Ok(n) => n as c_long,
         Err(e) => e.to_errno() as c_long,
+    }
+}
+
+/// The initcall's part: the worker pool.
+///
+/// # Safety
+///
+/// Called once, from the initcall.
+#[export]
+pub unsafe extern "C" fn aio_rs_init_workers() -> c_int {
+    match worker::init() {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
     }
 }
 

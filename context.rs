@@ -14,7 +14,9 @@ use crate::waitbit::EventWaitQueue;
 use core::ops::Deref;
 use kernel::bindings;
 use kernel::eventfd::EventFdCtx;
+use kernel::mm::Mm;
 use kernel::prelude::*;
+use kernel::sync::aref::ARef;
 use kernel::sync::atomic::{Acquire, Atomic, Full, Relaxed, Release};
 use kernel::sync::{new_mutex, new_spinlock_irq, Arc, Completion, Mutex, SpinLockIrq};
 use kernel::uaccess::UserPtr;
@@ -30,6 +32,9 @@ use kernel::uaccess::UserPtr;
 #[pin_data]
 pub(crate) struct Kioctx {
     ring: Ring,
+    /// The address space whose table holds the context, where its requests'
+    /// buffers are (a reference that does not keep it in use).
+    mm: ARef<Mm>,
     /// What `io_setup` was asked for, as charged to `aio-nr`.
     max_reqs: u32,
     /// Ring slots that no request holds yet (one slot always stays empty).
@@ -98,13 +103,19 @@ impl Drop for InflightRef {
 impl Kioctx {
     /// A context for `max_reqs` requests, its ring mapped into the current
     /// process.
-    pub(crate) fn new(max_reqs: u32, geometry: &RingGeometry, cpus: u32) -> Result<Arc<Self>> {
+    pub(crate) fn new(
+        max_reqs: u32,
+        geometry: &RingGeometry,
+        cpus: u32,
+        mm: ARef<Mm>,
+    ) -> Result<Arc<Self>> {
         let ring = Ring::new(geometry)?;
         let slots = ReqSlots::new(geometry.max_in_flight(), cpus)?;
         Arc::pin_init(
             try_pin_init!(Self {
                 slots,
                 ring,
+                mm,
                 max_reqs,
                 user_id: Atomic::new(0),
                 id: Atomic::new(u32::MAX),
@@ -127,6 +138,10 @@ impl Kioctx {
 
     pub(crate) fn nr_events(&self) -> u32 {
         self.ring.nr_events()
+    }
+
+    pub(crate) fn mm(&self) -> &Mm {
+        &self.mm
     }
 
     pub(crate) fn ring(&self) -> &Ring {

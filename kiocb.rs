@@ -86,7 +86,8 @@ pub(crate) struct AioKiocb {
     #[pin]
     poll: PollState,
     fsync: FsyncState,
-    /// The fsync, or the poll's owner when it may not act where it is.
+    /// The fsync, the poll's owner when it may not act where it is, or a
+    /// read's or write's step in the worker pool.
     #[pin]
     work: Work<AioKiocb>,
     /// The link on the context's cancel list (fs/aio.c's `ki_list`).
@@ -283,9 +284,7 @@ impl WorkItem for AioKiocb {
         match this.op {
             Op::Fsync { .. } => fsync::run(this),
             Op::Poll => poll::run_work(this),
-            Op::Read { .. } => crate::retry::run_worker(this),
-            // Writes never queue the work.
-            Op::Write { .. } => {}
+            Op::Read { .. } | Op::Write { .. } => rw::run_worker(this),
         }
     }
 }

@@ -4,11 +4,12 @@
 //!
 //! fs/aio.c calls `read_iter` synchronously: a read that misses the page
 //! cache waits for the device inside `io_submit`.  Ours, for buffered reads
-//! of regular files that support `IOCB_NOWAIT` (mirroring io_uring's
-//! `__io_read()`):
+//! of regular files and block devices (mirroring io_uring's `__io_read()`):
 //!
 //! 1. The first attempt runs inside `io_submit` with `IOCB_NOWAIT`: a page
-//!    cache hit completes there, as before.
+//!    cache hit completes there, as before.  A file that does not support
+//!    `IOCB_NOWAIT` (tmpfs, 9p) cannot tell a hit from a miss without
+//!    blocking, and goes to step 4 at once.
 //! 2. On `-EAGAIN`, or a partial read, the request goes on from where it
 //!    stopped with `IOCB_WAITQ` armed (files with `FOP_BUFFER_RASYNC`): the
 //!    page cache starts the device read and, instead of sleeping on the
@@ -22,8 +23,8 @@
 //! 4. Where task work cannot run (the submitting thread exits, the context
 //!    is dying, a kernel-thread submitter), or a file cannot wait
 //!    asynchronously (no `FOP_BUFFER_RASYNC`, or `-EAGAIN` even with
-//!    `IOCB_WAITQ`), a worker does a blocking pass in the submitter's address
-//!    space (`kthread_use_mm`) with its credentials.
+//!    `IOCB_WAITQ`), the bounded worker pool (`worker.rs`) does a blocking
+//!    pass in the submitter's address space with its credentials.
 //!
 //! The one event's `res` is what a synchronous `pread` of the range
 //! returns: the bytes of all passes, short at end of file, an error only if
@@ -33,18 +34,16 @@
 //! the page waiter while it is queued, then to the task work or the worker,
 //! which continues or completes it.
 
-use crate::kiocb::{work_queue, AioKiocb};
+use crate::kiocb::AioKiocb;
 use crate::read_passes::{after_nowait, after_waitq, read_result, AfterPass};
 use crate::rw::{self, RwState};
 use crate::waitbit::PageWaiter;
+use crate::worker;
 use core::ptr::NonNull;
-use kernel::cred::Credential;
-use kernel::error::code;
 use kernel::fs::kiocb::{flags, RwType};
 use kernel::fs::File;
 use kernel::iov::IovIterState;
 use kernel::list::ListArc;
-use kernel::mm::Mm;
 use kernel::prelude::*;
 use kernel::sync::aref::ARef;
 use kernel::sync::atomic::{Atomic, Relaxed};
@@ -65,16 +64,9 @@ pub(crate) struct ReadRetry {
     done: Atomic<usize>,
     /// `io_cancel` or the context's death: no more passes.
     cancelled: Atomic<bool>,
-    /// Where and as whom later passes run, recorded by the submitter when
-    /// the read first goes asynchronous.
-    submitter: SetOnce<Submitter>,
-}
-
-/// The submitter of a read that went asynchronous.
-struct Submitter {
-    task: ARef<Task>,
-    mm: ARef<Mm>,
-    creds: ARef<Credential>,
+    /// The submitter, on whom later passes run (or as whom a worker runs
+    /// them), recorded when the read first goes asynchronous.
+    submitter: SetOnce<ARef<Task>>,
 }
 
 impl ReadRetry {
@@ -107,13 +99,13 @@ impl ReadRetry {
 }
 
 /// Whether a read of `file` with `kiocb`'s flags takes the path of this
-/// module: a buffered read of a regular file that supports `IOCB_NOWAIT`,
-/// which the user did not ask to fail rather than wait (`RWF_NOWAIT` gets
-/// its `-EAGAIN` event, as in C).
+/// module: a buffered read of a regular file or a block device (files that
+/// wait for a device; a pipe or a socket may wait for ever, and keeps C's
+/// path), which the user did not ask to fail rather than wait (`RWF_NOWAIT`
+/// gets its `-EAGAIN` event, as in C).
 pub(crate) fn eligible(file: &File, kiocb_flags: i32) -> bool {
     kiocb_flags & (flags::DIRECT | flags::NOWAIT) == 0
-        && file.is_regular()
-        && file.supports_nowait()
+        && (file.is_regular() || file.is_block_device())
 }
 
 /// The operation's reference of a buffered read (see the module
@@ -161,21 +153,9 @@ impl ReadOp {
     /// if the method queued the read (the page waiter or the completion has
     /// the operation now).
     fn pass(self) -> Option<(Self, isize)> {
-        // Our own reference: a queued read may complete on another CPU
-        // before the method returns.
-        let req = self.0.clone();
-        let rw = req.rw();
-        let op = Arc::into_raw(self.0);
-        // SAFETY: The kiocb is prepared and its iterator imported, both in
-        // the request, which `op` keeps alive until its completion if the
-        // method queues the read, and `req` until we return otherwise.
-        let ret = unsafe { rw.kiocb().submit(RwType::Read, rw.iter().as_raw()) };
-        if ret == code::EIOCBQUEUED.to_errno() as isize {
-            return None;
-        }
-        // SAFETY: The method did not queue the read: `op` is ours, and with
-        // it the kiocb and the iterator.
-        Some((Self(unsafe { Arc::from_raw(op) }), ret))
+        // INVARIANT: The method did not queue the read: the kiocb and the
+        // iterator are the operation's again.
+        rw::submit(self.0, RwType::Read).map(|(op, ret)| (Self(op), ret))
     }
 
     fn cancelled(&self) -> bool {
@@ -194,6 +174,11 @@ impl ReadOp {
 pub(crate) fn start(op: Arc<AioKiocb>) {
     // INVARIANT: The request is not submitted yet.
     let op = ReadOp(op);
+    if !op.0.file().supports_nowait() {
+        // No attempt can tell a hit from a miss without blocking: the pool
+        // reads (io_uring punts such reads to io-wq too).
+        return go_async(op);
+    }
     let state = op.rw().iter().save_state();
     let left = op.rw().iter().count();
     op.update_flags(flags::NOWAIT, 0);
@@ -215,23 +200,8 @@ pub(crate) fn start(op: Arc<AioKiocb>) {
 fn go_async(op: ReadOp) {
     let retry = op.rw().retry();
     if retry.submitter.as_ref().is_none() {
-        let current = kernel::current!();
-        let task: &Task = current;
-        let recorded = match (current.mm(), Credential::prepare()) {
-            (Some(mm), Ok(creds)) => {
-                let mm: &Mm = mm;
-                retry.submitter.populate(Submitter {
-                    task: ARef::from(task),
-                    mm: ARef::from(mm),
-                    creds,
-                })
-            }
-            _ => false,
-        };
-        if !recorded {
-            // No address space to come back to, or no memory: read here.
-            return blocking_pass(op);
-        }
+        let current: &Task = kernel::current!();
+        retry.submitter.populate(ARef::from(current));
         // Cancellable from now on; a dying context links nothing.
         let ctx = op.0.ctx();
         let linked = match ListArc::try_from_arc(op.0.clone()) {
@@ -242,7 +212,8 @@ fn go_async(op: ReadOp) {
             retry.cancel();
         }
     }
-    if op.0.file().has_buffer_rasync() {
+    let file = op.0.file();
+    if file.supports_nowait() && file.has_buffer_rasync() {
         continue_read(op);
     } else {
         to_worker(op);
@@ -286,33 +257,30 @@ fn blocking_pass(op: ReadOp) {
     }
 }
 
-/// Hands the read to a worker.
+/// Hands the read to the pool.
 fn to_worker(op: ReadOp) {
-    // The request's work item serves nothing else for a read.
-    let _ = work_queue().enqueue(op.0);
+    worker::queue(op.0);
 }
 
-/// The worker's pass (the request's work item, with the operation's
-/// reference): blocking, in the submitter's address space and with its
-/// credentials.  If the address space is gone (the process exited), the
-/// read ends with what it has, or `ECANCELED`.
+/// The pool's pass, with the operation's reference: blocking, in the
+/// submitter's address space and with its credentials.  If the address
+/// space is gone (the process exited), the read ends with what it has, or
+/// `ECANCELED`.
 pub(crate) fn run_worker(op: Arc<AioKiocb>) {
     // INVARIANT: Only a read's operation queues its work item.
     let op = ReadOp(op);
-    let submitter = op.rw().retry().submitter.as_ref();
-    let mm = submitter.and_then(|s| s.mm.mmget_not_zero());
-    let (Some(submitter), Some(mm), false) = (submitter, mm, op.cancelled()) else {
-        return op.complete(ECANCELED.to_errno() as isize);
+    let req = op.0.clone();
+    let submitter = req.rw().retry().submitter.as_ref();
+    let op = match submitter {
+        Some(submitter) if !op.cancelled() => {
+            match worker::as_submitter(req.ctx(), submitter, op, blocking_pass) {
+                Ok(()) => return,
+                Err(op) => op,
+            }
+        }
+        _ => op,
     };
-    // Only the worker's own references stay behind: the pass takes `op`.
-    let (creds, req) = (submitter.creds.clone(), op.0.clone());
-    let mut op = Some(op);
-    let _ = mm.kthread_use(|| creds.with_override(|| op.take().map(blocking_pass)));
-    if let Some(op) = op {
-        // Not a kernel thread that may adopt the address space.
-        op.complete(ECANCELED.to_errno() as isize);
-    }
-    drop(req);
+    op.complete(ECANCELED.to_errno() as isize);
 }
 
 /// The request whose retry state holds `waiter`'s entry.
@@ -357,7 +325,7 @@ fn queue_next_pass(op: ReadOp) {
     // A reference of our own: once queued, the pass may run (and complete
     // the read) before we are done looking at the request.
     let req = op.0.clone();
-    let task = req.rw().retry().submitter.as_ref().map(|s| &*s.task);
+    let task = req.rw().retry().submitter.as_ref().map(|task| &**task);
     let Some(task) = task.filter(|_| !req.ctx().is_dead()) else {
         return to_worker(op);
     };

@@ -10,6 +10,7 @@
 //! taken for ours (the lesson of CVE-2024-26764 and CVE-2024-35815).
 
 use crate::abi::{Iocb, IOCB_FLAG_IOPRIO, IOCB_FLAG_RESFD};
+use crate::direct::{self, DirectRetry};
 use crate::kiocb::{AioKiocb, CancelFn, Op};
 use crate::retry::{self, ReadRetry};
 use core::ptr::NonNull;
@@ -44,6 +45,8 @@ pub(crate) struct RwState {
     /// `AioKiocb`'s `impl_has_task_work!`.
     #[pin]
     pub(crate) retry: ReadRetry,
+    /// `O_DIRECT` requests that found the device queue full (`direct.rs`).
+    direct: DirectRetry,
 }
 
 impl RwState {
@@ -101,6 +104,7 @@ impl RwState {
             iter <- UserIovIter::new(buffer),
             regular,
             retry <- ReadRetry::new(),
+            direct: DirectRetry::new(),
         }? Error)
     }
 
@@ -121,6 +125,10 @@ impl RwState {
         &self.retry
     }
 
+    pub(crate) fn direct(&self) -> &DirectRetry {
+        &self.direct
+    }
+
     /// The request whose read retry state is `retry`.
     ///
     /// # Safety
@@ -133,29 +141,65 @@ impl RwState {
     }
 }
 
-/// Starts a prepared read or write (the rest of `aio_read`/`aio_write`).
-pub(crate) fn issue(req: Arc<AioKiocb>) -> Result {
-    let rw_type = match req.op() {
+/// Starts a prepared read or write (the rest of `aio_read`/`aio_write`),
+/// with the operation's reference.
+pub(crate) fn issue(op: Arc<AioKiocb>) -> Result {
+    let rw_type = match op.op() {
         Op::Write { .. } => RwType::Write,
         _ => RwType::Read,
     };
-    let rw = req.rw();
+    let rw = op.rw();
     rw.kiocb.verify_area(rw_type, rw.iter.count())?;
     if rw_type == RwType::Write {
         rw.kiocb.start_write(rw.regular);
-    } else if retry::eligible(req.file(), rw.kiocb.flags()) {
-        retry::start(req);
-        return Ok(());
     }
-    // The operation's reference: `RwComplete` takes it back.
-    let _ = Arc::into_raw(req.clone());
+    let kiocb_flags = rw.kiocb.flags();
+    if direct::eligible(op.file(), kiocb_flags) {
+        direct::start(op, rw_type);
+    } else if rw_type == RwType::Read && retry::eligible(op.file(), kiocb_flags) {
+        retry::start(op);
+    } else if let Some((op, ret)) = submit(op, rw_type) {
+        complete(op, sync_result(ret));
+    }
+    Ok(())
+}
+
+/// Calls the file's method with the operation's reference `op`: `None` if
+/// the method queued the request (its completion has the reference now),
+/// else the reference back with the method's result.
+pub(crate) fn submit(op: Arc<AioKiocb>, rw_type: RwType) -> Option<(Arc<AioKiocb>, isize)> {
+    // Our own reference: a queued request may complete on another CPU
+    // before the method returns.
+    let req = op.clone();
+    let rw = req.rw();
+    let _ = Arc::into_raw(op);
     // SAFETY: The kiocb is prepared and its iterator imported, both in the
-    // request, which the operation's reference keeps alive until completion.
+    // request, which the operation's reference keeps alive until its
+    // completion, and `req` until we return.
     let ret = unsafe { rw.kiocb.submit(rw_type, rw.iter.as_raw()) };
     if ret == code::EIOCBQUEUED.to_errno() as isize {
-        return Ok(());
+        return None;
     }
-    // fs/aio.c's `aio_rw_done`: a synchronous result completes at once.
+    // SAFETY: The method did not take the operation's reference: it is ours.
+    Some((unsafe { take_back(&req) }, ret))
+}
+
+/// The operation's reference of `req`, given back by a method or a
+/// completion.
+///
+/// # Safety
+///
+/// `req`'s operation's reference was given to [`submit`], and the method or
+/// the completion that held it gave it up.
+pub(crate) unsafe fn take_back(req: &AioKiocb) -> Arc<AioKiocb> {
+    // SAFETY: `submit` made the reference with `Arc::into_raw` (caller).
+    unsafe { Arc::from_raw(req) }
+}
+
+/// The result of a method that did not queue its request (fs/aio.c's
+/// `aio_rw_done`): other requests may be running, so an interrupted call
+/// cannot be restarted.
+pub(crate) fn sync_result(ret: isize) -> isize {
     let interrupted = [
         code::ERESTARTSYS,
         code::ERESTARTNOINTR,
@@ -164,15 +208,21 @@ pub(crate) fn issue(req: Arc<AioKiocb>) -> Result {
     ]
     .iter()
     .any(|e| ret == e.to_errno() as isize);
-    // Other requests may be running: the call cannot be restarted.
-    let ret = if interrupted {
+    if interrupted {
         EINTR.to_errno() as isize
     } else {
         ret
-    };
-    // SAFETY: The method did not take the operation's reference: it is ours.
-    complete(unsafe { Arc::from_raw(request_of(&rw.kiocb)) }, ret);
-    Ok(())
+    }
+}
+
+/// The pool's step of a read or write (`worker.rs`), with the operation's
+/// reference.
+pub(crate) fn run_worker(op: Arc<AioKiocb>) {
+    if op.rw().kiocb.flags() & flags::DIRECT != 0 {
+        direct::run_worker(op);
+    } else {
+        retry::run_worker(op);
+    }
 }
 
 /// The request of a kiocb of ours.
@@ -193,8 +243,16 @@ struct RwComplete;
 impl IoComplete for RwComplete {
     fn complete(kiocb: NonNull<IoKiocb>, res: isize) {
         // SAFETY: Only our requests' kiocbs complete here, and the
-        // operation's reference came from `Arc::into_raw` in `issue`.
-        complete(unsafe { Arc::from_raw(request_of(kiocb.as_ptr())) }, res);
+        // operation's reference came from `Arc::into_raw` in `submit`.
+        let op = unsafe { Arc::from_raw(request_of(kiocb.as_ptr())) };
+        if res == EAGAIN.to_errno() as isize {
+            // An `O_DIRECT` first attempt goes to the pool instead.
+            if let Some(op) = direct::complete_eagain(op) {
+                complete(op, res);
+            }
+            return;
+        }
+        complete(op, res);
     }
 }
 

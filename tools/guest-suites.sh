@@ -44,24 +44,41 @@ else
 fi
 
 # Buffered reads on a cold cache over a slow device: ext4 on a null_blk
-# (configfs, memory-backed) whose every request takes 10 ms.
+# (configfs, memory-backed) whose every request takes 100 ms: long enough
+# that io_submit of 32 cold reads ends first even on a TCG debug guest.
 slow=/sys/kernel/config/nullb/slow
 mkdir -p /sys/kernel/config /tmp/slow
 mountpoint -q /sys/kernel/config || mount -t configfs none /sys/kernel/config
 slow_nullb() {
 	mkdir $slow && echo 256 >$slow/size && echo 1 >$slow/memory_backed &&
 	echo 4096 >$slow/blocksize && echo 2 >$slow/irqmode &&
-	echo 10000000 >$slow/completion_nsec && echo 1 >$slow/power &&
+	echo 100000000 >$slow/completion_nsec && echo 1 >$slow/power &&
 	# Named after the configfs directory since 6.9, nullbN before.
 	dev=/dev/slow && { [ -b $dev ] || dev=/dev/nullb$(cat $slow/index); } &&
 	mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 $dev &&
 	mount -t ext4 $dev /tmp/slow
 }
+# O_DIRECT on a full queue: a null_blk with 2 tags whose every request
+# takes 100 ms, and a file on the ext4 above (64 tags).
+tiny=/sys/kernel/config/nullb/tiny
+tiny_nullb() {
+	mkdir $tiny && echo 16 >$tiny/size && echo 1 >$tiny/memory_backed &&
+	echo 4096 >$tiny/blocksize && echo 2 >$tiny/irqmode &&
+	echo 100000000 >$tiny/completion_nsec && echo 1 >$tiny/submit_queues &&
+	echo 2 >$tiny/hw_queue_depth && echo 1 >$tiny/power &&
+	tdev=/dev/tiny && { [ -b $tdev ] || tdev=/dev/nullb$(cat $tiny/index); }
+}
 if slow_nullb >/tmp/slow-setup.log 2>&1; then
 	run $R/abi/async_read.out 300 $T/abi/async_read /tmp/slow "$impl"
+	if tiny_nullb >/tmp/tiny-setup.log 2>&1; then
+		run $R/abi/direct_full.out 300 $T/abi/direct_full $tdev /tmp/slow "$impl"
+	else
+		{ cat /tmp/tiny-setup.log; echo "rc=1 (no null_blk with 2 tags)"; } >$R/abi/direct_full.out
+	fi
 	umount /tmp/slow
 else
-	{ cat /tmp/slow-setup.log; echo "rc=1 (no ext4 on a slow null_blk)"; } >$R/abi/async_read.out
+	{ cat /tmp/slow-setup.log; echo "rc=1 (no ext4 on a slow null_blk)"; } |
+		tee $R/abi/direct_full.out >$R/abi/async_read.out
 fi
 
 # libaio's harness, set up as its Makefile's check targets do (testdir

@@ -14,9 +14,11 @@ case $impl in rust|c) ;; *) echo "bad impl $impl" >&2; exit 2;; esac
 "$SRC/tools/setup.sh"
 
 # 1. The patched kernel tree, shared by every build directory.  When the
-# patch series changes, the old series is reverse-applied and the new one
-# applied, so that only the files they touch get new timestamps and the
-# rebuild stays incremental.
+# patch series changes, the files that the old or the new series touch are
+# copied back from the pristine tree (with new timestamps) and the new series
+# is applied, so that only those files change and the rebuild stays
+# incremental.  (Reverse-applying the old series instead fails as soon as
+# the tree has drifted from it.)
 tree=$ROOT/build/linux
 applied=$tree/.aio-patches
 phash=$(cat "$SRC"/patches/*.patch | sha1sum | cut -c1-16)
@@ -32,10 +34,16 @@ if [ ! -d "$applied" ]; then
 fi
 if [ "$(cat "$applied"/*.patch 2>/dev/null | sha1sum | cut -c1-16)" != "$phash" ]; then
 	log "applying patch series $phash"
-	for p in $(ls -r "$applied"/*.patch 2>/dev/null); do
-		patch -s -R -p1 -d "$tree" <"$p"
-		rm "$p"
+	for f in $(cat "$applied"/*.patch "$SRC"/patches/*.patch 2>/dev/null |
+		   sed -n -E 's#^(\+\+\+ b|--- a)/([^\t]*).*#\2#p' | sort -u); do
+		if [ -f "$ROOT$KSRC_PRISTINE/$f" ]; then
+			cp "$ROOT$KSRC_PRISTINE/$f" "$tree/$f"
+		else
+			rm -f "$tree/$f"
+		fi
+		rm -f "$tree/$f.orig" "$tree/$f.rej"
 	done
+	rm -f "$applied"/*.patch
 	for p in "$SRC"/patches/*.patch; do
 		patch -s -p1 -d "$tree" <"$p"
 		cp "$p" "$applied/"

@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The bounded worker pool: the steps of requests that may block on a
+//! device, taken out of `io_submit`.
+//!
+//! Buffered reads of files that cannot wait for the page cache
+//! asynchronously (`retry.rs`) and `O_DIRECT` requests that found the device
+//! queue full (`direct.rs`) block here instead of in `io_submit`.  The pool
+//! is one unbound work queue whose `max_active` bounds the threads that such
+//! requests can take (io_uring's io-wq bounds its workers the same way, by
+//! four per CPU); the rest wait in the queue.  fsync and poll work keep the
+//! system queue, as in fs/aio.c.
+//!
+//! A worker acts as the submitter: in the context's address space (the
+//! submitter's: contexts are found through `current->mm`), which it holds
+//! for the step so that the process cannot tear it down meanwhile, and with
+//! the submitter's credentials (as they are when the step runs).
+
+use crate::context::Kioctx;
+use crate::kiocb::AioKiocb;
+use kernel::mm::MmWithUser;
+use kernel::prelude::*;
+use kernel::sync::Arc;
+use kernel::sync::SetOnce;
+use kernel::task::Task;
+use kernel::workqueue::{self, OwnedQueue, Queue};
+
+/// Workers per possible CPU.
+const WORKERS_PER_CPU: u32 = 4;
+
+/// The pool, made at boot.
+static POOL: SetOnce<OwnedQueue> = SetOnce::new();
+
+/// Makes the pool (the initcall, which panics if this fails, as fs/aio.c
+/// does when it cannot make its caches).
+pub(crate) fn init() -> Result {
+    let max_active = WORKERS_PER_CPU.saturating_mul(kernel::cpu::nr_cpu_ids());
+    let queue = OwnedQueue::new(c"aio_rs", workqueue::flags::UNBOUND, max_active)?;
+    POOL.populate(queue);
+    Ok(())
+}
+
+fn pool() -> &'static Queue {
+    match POOL.as_ref() {
+        Some(queue) => queue as &Queue,
+        // Only before the initcall, when nothing can submit.
+        None => workqueue::system_unbound(),
+    }
+}
+
+/// Hands a request to the pool, with the operation's reference, for
+/// `rw::run_worker`.
+pub(crate) fn queue(op: Arc<AioKiocb>) {
+    // A request queues its work item for one step at a time.
+    let _ = pool().enqueue(op);
+}
+
+/// Runs `step` on `arg` in `ctx`'s address space with `submitter`'s
+/// credentials, or gives `arg` back if the address space is gone (the
+/// process exited: nobody will read the event).
+pub(crate) fn as_submitter<T>(
+    ctx: &Kioctx,
+    submitter: &Task,
+    arg: T,
+    step: impl FnOnce(T),
+) -> Result<(), T> {
+    let Some(mm) = ctx.mm().mmget_not_zero() else {
+        return Err(arg);
+    };
+    let creds = submitter.cred();
+    let mut arg = Some(arg);
+    // Only fails in a task that is not a worker, and then `arg` is left.
+    let _ = mm.kthread_use(|| creds.with_override(|| arg.take().map(step)));
+    // If the process exited meanwhile, its teardown (`exit_aio`) waits for
+    // requests that may be queued behind us: not here.
+    MmWithUser::put_async(mm);
+    match arg {
+        Some(arg) => Err(arg),
+        None => Ok(()),
+    }
+}
