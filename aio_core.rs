@@ -16,7 +16,8 @@
 //! - `kiocb.rs`: one request, and per opcode `rw.rs`, `fsync.rs`, `poll.rs`;
 //! - `retry.rs`, `read_passes.rs`: buffered reads that never wait for the
 //!   device in `io_submit`; `direct.rs`: `O_DIRECT` that never waits for a
-//!   full device queue; `worker.rs`: the bounded pool both fall back to;
+//!   full device queue; `sync_write.rs`: `O_SYNC`/`O_DSYNC` writes whose
+//!   sync runs outside `io_submit`; `worker.rs`: the bounded pool they use;
 //! - `cancel.rs`: the cancellable requests of a context;
 //! - `ring.rs`, `ring_index.rs`, `slots.rs`: the mapped ring and its slots;
 //! - `waitbit.rs`: filtered wake-ups (the `io_getevents` sleepers);
@@ -49,9 +50,11 @@ mod ring_index;
 mod rw;
 mod slots;
 mod submit;
+mod sync_write;
 mod table;
 mod waitbit;
 mod worker;
+mod write_steps;
 
 use abi::{IOCB_KEY_OFFSET, KIOCB_KEY};
 use context::Kioctx;

@@ -13,23 +13,28 @@
 //!    bios carry `REQ_NOWAIT` and the block layer fails them with `-EAGAIN`
 //!    instead of sleeping (file systems, too, return `-EAGAIN` rather than
 //!    take a contended lock or allocate blocks).
-//! 2. An `-EAGAIN` hands the request to the bounded worker pool
-//!    (`worker.rs`), which reissues it from the start without `IOCB_NOWAIT`,
-//!    in the submitter's address space and with its credentials.  It may
-//!    come three ways: returned by the method; passed to `ki_complete`
-//!    during the submission (a bio failed in `submit_bio`, the method then
-//!    returns `-EIOCBQUEUED`); or passed to `ki_complete` later, from any
-//!    context, when one bio of several found no tag.  An `-EAGAIN`
-//!    completion comes only once every bio of the attempt has ended, and
-//!    the methods move neither `ki_pos` nor the data's meaning on failure:
-//!    a reissued read reads the same range again, a reissued write writes
-//!    the same bytes to the same place.
+//! 2. An `-EAGAIN` (or `-EOPNOTSUPP`: a device or a fallback that cannot do
+//!    `IOCB_NOWAIT` at all, which io_uring treats the same way) hands the
+//!    request to the bounded worker pool (`worker.rs`), which reissues it
+//!    from the start without `IOCB_NOWAIT`, in the submitter's address space
+//!    and with its credentials.  It may come three ways: returned by the
+//!    method; passed to `ki_complete` during the submission (a bio failed
+//!    in `submit_bio`, the method then returns `-EIOCBQUEUED`); or passed to
+//!    `ki_complete` later, from any context, when one bio of several found
+//!    no tag.  Such a completion comes only once every bio of the attempt
+//!    has ended.  The reissue starts from the saved iterator and position: a
+//!    reissued read reads the same range again, a reissued write writes the
+//!    same bytes to the same place.  A file system that falls back to
+//!    buffered I/O (ext4 with `data=journal`, say) clears `IOCB_DIRECT` and
+//!    may return a short count under `IOCB_NOWAIT`: that, too, is reissued.
+//!    A write gives its freeze protection back while it waits for the pool.
 //! 3. A request the user marked `RWF_NOWAIT` does not take this path: its
 //!    `-EAGAIN` is its event, as in C.
 
-use crate::kiocb::AioKiocb;
+use crate::kiocb::{AioKiocb, Op};
 use crate::rw;
 use crate::worker;
+use kernel::cred::Credential;
 use kernel::fs::kiocb::{flags, RwType};
 use kernel::fs::File;
 use kernel::iov::IovIterState;
@@ -46,7 +51,7 @@ const FINAL: i32 = 0;
 const SUBMITTING: i32 = 1;
 /// The first attempt was queued by the method and has not completed.
 const QUEUED: i32 = 2;
-/// The first attempt completed with `-EAGAIN` while being submitted: the
+/// The first attempt completed refused while being submitted: the
 /// submitter hands the request to the pool.
 const REISSUE: i32 = 3;
 
@@ -55,10 +60,15 @@ pub(crate) struct DirectRetry {
     /// Where the first attempt is (`FINAL`, `SUBMITTING`, `QUEUED`,
     /// `REISSUE`).
     phase: Atomic<i32>,
-    /// The submitter, as whom the pool reissues.
+    /// The submitter, set for requests of this module only: its
+    /// credentials when the request is handed to the pool from interrupt
+    /// context.
     submitter: SetOnce<ARef<Task>>,
-    /// The iterator before the first attempt.
+    /// The credentials of the reissue, as they were at the handoff.
+    creds: SetOnce<ARef<Credential>>,
+    /// The iterator and the file position before the first attempt.
     start: SetOnce<IovIterState>,
+    start_pos: Atomic<i64>,
 }
 
 impl DirectRetry {
@@ -66,8 +76,15 @@ impl DirectRetry {
         Self {
             phase: Atomic::new(FINAL),
             submitter: SetOnce::new(),
+            creds: SetOnce::new(),
             start: SetOnce::new(),
+            start_pos: Atomic::new(0),
         }
+    }
+
+    /// Whether the request takes the path of this module.
+    pub(crate) fn active(&self) -> bool {
+        self.submitter.as_ref().is_some()
     }
 }
 
@@ -80,8 +97,25 @@ pub(crate) fn eligible(file: &File, kiocb_flags: i32) -> bool {
         && file.supports_nowait()
 }
 
+/// Whether `ret` refuses an `IOCB_NOWAIT` attempt (it may not fail so
+/// without it).
+fn refused(ret: isize) -> bool {
+    ret == EAGAIN.to_errno() as isize || ret == EOPNOTSUPP.to_errno() as isize
+}
+
+/// Hands the request to the pool, with the operation's reference; `creds`
+/// are those of the reissue.  From any context.
+fn to_pool(op: Arc<AioKiocb>, creds: ARef<Credential>) {
+    let rw = op.rw();
+    // The phase, then the handoff: the reissue's completion is final.
+    rw.direct().phase.store(FINAL, Relaxed);
+    rw.direct().creds.populate(creds);
+    rw.end_write();
+    worker::queue(op);
+}
+
 /// The first attempt, inside `io_submit`, with the operation's reference
-/// `op` (a write already holds the freeze protection).
+/// `op` (a write holds the freeze protection).
 pub(crate) fn start(op: Arc<AioKiocb>, rw_type: RwType) {
     let req = op.clone();
     let rw = req.rw();
@@ -89,6 +123,8 @@ pub(crate) fn start(op: Arc<AioKiocb>, rw_type: RwType) {
     let current: &Task = kernel::current!();
     direct.submitter.populate(ARef::from(current));
     direct.start.populate(rw.iter().save_state());
+    direct.start_pos.store(rw.kiocb().pos(), Relaxed);
+    let count = rw.iter().count();
     direct.phase.store(SUBMITTING, Relaxed);
     // SAFETY: The request is not submitted yet: nobody else uses its kiocb.
     unsafe { rw.kiocb().update_flags(flags::NOWAIT, 0) };
@@ -97,16 +133,18 @@ pub(crate) fn start(op: Arc<AioKiocb>, rw_type: RwType) {
             // `Full`: pairs with the completion's, which hands the
             // operation's reference over with `REISSUE`.
             if direct.phase.cmpxchg(SUBMITTING, QUEUED, Full).is_err() {
-                direct.phase.store(FINAL, Relaxed);
                 // SAFETY: `REISSUE`: the completion gave the operation's
-                // reference up for us (`complete_eagain`).
-                worker::queue(unsafe { rw::take_back(&req) });
+                // reference up for us (`complete_refused`).
+                to_pool(unsafe { rw::take_back(&req) }, current.cred());
             }
         }
         Some((op, ret)) => {
             direct.phase.store(FINAL, Relaxed);
-            if ret == EAGAIN.to_errno() as isize {
-                worker::queue(op);
+            // A file system that fell back to buffered I/O may stop short
+            // under `IOCB_NOWAIT`.
+            let fell_back = rw.kiocb().flags() & flags::DIRECT == 0;
+            if refused(ret) || (fell_back && ret >= 0 && (ret as usize) < count) {
+                to_pool(op, current.cred());
             } else {
                 rw::complete(op, rw::sync_result(ret));
             }
@@ -114,29 +152,37 @@ pub(crate) fn start(op: Arc<AioKiocb>, rw_type: RwType) {
     }
 }
 
-/// `ki_complete` with `-EAGAIN` for a request of this module, with the
-/// operation's reference: whether the completion is not final, because the
-/// request goes to the pool, and what to do with `op` then.
-pub(crate) fn complete_eagain(op: Arc<AioKiocb>) -> Option<Arc<AioKiocb>> {
-    let phase = &op.rw().direct().phase;
-    match phase.load(Acquire) {
+/// `ki_complete` refusing (`-EAGAIN`, `-EOPNOTSUPP`) a request, with the
+/// operation's reference: `None` if the request goes to the pool instead
+/// (the completion is not final), else `op` back for the event.
+pub(crate) fn complete_refused(op: Arc<AioKiocb>) -> Option<Arc<AioKiocb>> {
+    let direct = op.rw().direct();
+    match direct.phase.load(Acquire) {
         SUBMITTING => {
-            if phase.cmpxchg(SUBMITTING, REISSUE, Full).is_ok() {
+            if direct.phase.cmpxchg(SUBMITTING, REISSUE, Full).is_ok() {
                 // The submitter takes the operation's reference back.
                 let _ = Arc::into_raw(op);
                 return None;
             }
-            // The submitter has moved to `QUEUED`: a later completion.
-            phase.store(FINAL, Relaxed);
-            worker::queue(op);
+            // The submitter has moved on to `QUEUED`: a later completion.
+            late_refusal(op);
             None
         }
         QUEUED => {
-            phase.store(FINAL, Relaxed);
-            worker::queue(op);
+            late_refusal(op);
             None
         }
         _ => Some(op),
+    }
+}
+
+/// A refusal after `io_submit` moved on, possibly in interrupt context: the
+/// submitter's credentials as they are now.
+fn late_refusal(op: Arc<AioKiocb>) {
+    let creds = op.rw().direct().submitter.as_ref().map(|task| task.cred());
+    match creds {
+        Some(creds) => to_pool(op, creds),
+        None => rw::complete(op, ECANCELED.to_errno() as isize),
     }
 }
 
@@ -145,25 +191,32 @@ pub(crate) fn complete_eagain(op: Arc<AioKiocb>) -> Option<Arc<AioKiocb>> {
 pub(crate) fn run_worker(op: Arc<AioKiocb>) {
     let req = op.clone();
     let (rw, ctx) = (req.rw(), req.ctx());
+    let direct = rw.direct();
     let rw_type = match req.op() {
-        crate::kiocb::Op::Write { .. } => RwType::Write,
+        Op::Write { .. } => RwType::Write,
         _ => RwType::Read,
     };
-    let Some(submitter) = rw.direct().submitter.as_ref() else {
+    let Some(creds) = direct.creds.as_ref() else {
         return rw::complete(op, ECANCELED.to_errno() as isize);
     };
-    if let Some(start) = rw.direct().start.as_ref() {
+    if let Some(start) = direct.start.as_ref() {
         // SAFETY: Nothing uses the iterator: the attempt has ended.
         unsafe { rw.iter().restore(start) };
     }
     // SAFETY: As above, nothing uses the kiocb.
-    unsafe { rw.kiocb().update_flags(0, flags::NOWAIT) };
-    let reissue = |op| {
+    unsafe {
+        rw.kiocb().set_pos(direct.start_pos.load(Relaxed));
+        rw.kiocb().update_flags(flags::DIRECT, flags::NOWAIT);
+    }
+    let reissue = |op: Arc<AioKiocb>| {
+        if rw_type == RwType::Write {
+            op.rw().begin_write();
+        }
         if let Some((op, ret)) = rw::submit(op, rw_type) {
             rw::complete(op, rw::sync_result(ret));
         }
     };
-    if let Err(op) = worker::as_submitter(ctx, submitter, op, reissue) {
+    if let Err(op) = worker::as_submitter(ctx, creds, op, reissue) {
         // The process has gone: nobody will read the event.
         rw::complete(op, ECANCELED.to_errno() as isize);
     }

@@ -7,9 +7,7 @@
 //! of regular files and block devices (mirroring io_uring's `__io_read()`):
 //!
 //! 1. The first attempt runs inside `io_submit` with `IOCB_NOWAIT`: a page
-//!    cache hit completes there, as before.  A file that does not support
-//!    `IOCB_NOWAIT` (tmpfs, 9p) cannot tell a hit from a miss without
-//!    blocking, and goes to step 4 at once.
+//!    cache hit completes there, as before.
 //! 2. On `-EAGAIN`, or a partial read, the request goes on from where it
 //!    stopped with `IOCB_WAITQ` armed (files with `FOP_BUFFER_RASYNC`): the
 //!    page cache starts the device read and, instead of sleeping on the
@@ -40,6 +38,7 @@ use crate::rw::{self, RwState};
 use crate::waitbit::PageWaiter;
 use crate::worker;
 use core::ptr::NonNull;
+use kernel::cred::Credential;
 use kernel::fs::kiocb::{flags, RwType};
 use kernel::fs::File;
 use kernel::iov::IovIterState;
@@ -67,6 +66,8 @@ pub(crate) struct ReadRetry {
     /// The submitter, on whom later passes run (or as whom a worker runs
     /// them), recorded when the read first goes asynchronous.
     submitter: SetOnce<ARef<Task>>,
+    /// Its credentials when the read went asynchronous.
+    creds: SetOnce<ARef<Credential>>,
 }
 
 impl ReadRetry {
@@ -77,6 +78,7 @@ impl ReadRetry {
             done: Atomic::new(0),
             cancelled: Atomic::new(false),
             submitter: SetOnce::new(),
+            creds: SetOnce::new(),
         })
     }
 
@@ -101,11 +103,18 @@ impl ReadRetry {
 /// Whether a read of `file` with `kiocb`'s flags takes the path of this
 /// module: a buffered read of a regular file or a block device (files that
 /// wait for a device; a pipe or a socket may wait for ever, and keeps C's
-/// path), which the user did not ask to fail rather than wait (`RWF_NOWAIT`
-/// gets its `-EAGAIN` event, as in C).
+/// path) that supports `IOCB_NOWAIT`, which the user did not ask to fail
+/// rather than wait (`RWF_NOWAIT` gets its `-EAGAIN` event, as in C).
+///
+/// Without `IOCB_NOWAIT` (tmpfs, 9p, FUSE, NFS), no attempt can tell a hit
+/// from a miss without blocking, so only the pool could read them; but the
+/// pool is shared, and a server that never answers (FUSE) would hold its
+/// workers for everyone.  Until the pool bounds each context's share, such
+/// files keep C's path.
 pub(crate) fn eligible(file: &File, kiocb_flags: i32) -> bool {
     kiocb_flags & (flags::DIRECT | flags::NOWAIT) == 0
         && (file.is_regular() || file.is_block_device())
+        && file.supports_nowait()
 }
 
 /// The operation's reference of a buffered read (see the module
@@ -174,16 +183,18 @@ impl ReadOp {
 pub(crate) fn start(op: Arc<AioKiocb>) {
     // INVARIANT: The request is not submitted yet.
     let op = ReadOp(op);
-    if !op.0.file().supports_nowait() {
-        // No attempt can tell a hit from a miss without blocking: the pool
-        // reads (io_uring punts such reads to io-wq too).
-        return go_async(op);
-    }
     let state = op.rw().iter().save_state();
     let left = op.rw().iter().count();
     op.update_flags(flags::NOWAIT, 0);
     let Some((op, ret)) = op.pass() else { return };
     op.update_flags(0, flags::NOWAIT);
+    // A file system that cannot do this read under `IOCB_NOWAIT` at all
+    // says so; io_uring, too, takes that as "would block".
+    let ret = if ret == EOPNOTSUPP.to_errno() as isize {
+        EAGAIN.to_errno() as isize
+    } else {
+        ret
+    };
     match after_nowait(ret, left, EAGAIN.to_errno() as isize) {
         AfterPass::GoOn { consumed } => {
             op.rewind(&state, consumed);
@@ -202,6 +213,7 @@ fn go_async(op: ReadOp) {
     if retry.submitter.as_ref().is_none() {
         let current: &Task = kernel::current!();
         retry.submitter.populate(ARef::from(current));
+        retry.creds.populate(current.cred());
         // Cancellable from now on; a dying context links nothing.
         let ctx = op.0.ctx();
         let linked = match ListArc::try_from_arc(op.0.clone()) {
@@ -212,8 +224,7 @@ fn go_async(op: ReadOp) {
             retry.cancel();
         }
     }
-    let file = op.0.file();
-    if file.supports_nowait() && file.has_buffer_rasync() {
+    if op.0.file().has_buffer_rasync() {
         continue_read(op);
     } else {
         to_worker(op);
@@ -270,10 +281,10 @@ pub(crate) fn run_worker(op: Arc<AioKiocb>) {
     // INVARIANT: Only a read's operation queues its work item.
     let op = ReadOp(op);
     let req = op.0.clone();
-    let submitter = req.rw().retry().submitter.as_ref();
-    let op = match submitter {
-        Some(submitter) if !op.cancelled() => {
-            match worker::as_submitter(req.ctx(), submitter, op, blocking_pass) {
+    let creds = req.rw().retry().creds.as_ref();
+    let op = match creds {
+        Some(creds) if !op.cancelled() => {
+            match worker::as_submitter(req.ctx(), creds, op, blocking_pass) {
                 Ok(()) => return,
                 Err(op) => op,
             }

@@ -13,6 +13,7 @@ use crate::abi::{Iocb, IOCB_FLAG_IOPRIO, IOCB_FLAG_RESFD};
 use crate::direct::{self, DirectRetry};
 use crate::kiocb::{AioKiocb, CancelFn, Op};
 use crate::retry::{self, ReadRetry};
+use crate::sync_write::{self, SyncWrite};
 use core::ptr::NonNull;
 use kernel::bindings;
 use kernel::error::code;
@@ -21,6 +22,7 @@ use kernel::fs::File;
 use kernel::iov::{Direction, UserBuffer, UserIovIter};
 use kernel::list::ListArc;
 use kernel::prelude::*;
+use kernel::sync::atomic::{Atomic, Relaxed};
 use kernel::sync::{Arc, ArcBorrow};
 use kernel::uaccess::UserPtr;
 
@@ -41,12 +43,20 @@ pub(crate) struct RwState {
     /// Whether the file is a regular one, whose writes hold the
     /// superblock's freeze protection while in flight.
     regular: bool,
+    /// Whether a write holds the freeze protection now: from its issue to
+    /// its completion, except while it waits for the worker pool (io_uring
+    /// too gives it back when it punts), so that writes queued behind a
+    /// frozen file system's never hold up freezing another.
+    write_held: Atomic<bool>,
     /// Buffered reads that go on asynchronously (`retry.rs`); reached by
     /// `AioKiocb`'s `impl_has_task_work!`.
     #[pin]
     pub(crate) retry: ReadRetry,
     /// `O_DIRECT` requests that found the device queue full (`direct.rs`).
     direct: DirectRetry,
+    /// Writes with synchronous semantics (`sync_write.rs`).
+    #[pin]
+    sync_write: SyncWrite,
 }
 
 impl RwState {
@@ -103,8 +113,10 @@ impl RwState {
             _: { mode_ok? },
             iter <- UserIovIter::new(buffer),
             regular,
+            write_held: Atomic::new(false),
             retry <- ReadRetry::new(),
             direct: DirectRetry::new(),
+            sync_write <- SyncWrite::new(),
         }? Error)
     }
 
@@ -117,6 +129,20 @@ impl RwState {
         &self.kiocb
     }
 
+    /// Takes the freeze protection for a write's attempt; may sleep.
+    pub(crate) fn begin_write(&self) {
+        self.kiocb.start_write(self.regular);
+        self.write_held.store(true, Relaxed);
+    }
+
+    /// Gives the freeze protection back, if the write holds it: before it
+    /// waits for the pool, and when it completes.
+    pub(crate) fn end_write(&self) {
+        if self.write_held.xchg(false, Relaxed) {
+            self.kiocb.end_write(self.regular);
+        }
+    }
+
     pub(crate) fn iter(&self) -> &UserIovIter {
         &self.iter
     }
@@ -127,6 +153,21 @@ impl RwState {
 
     pub(crate) fn direct(&self) -> &DirectRetry {
         &self.direct
+    }
+
+    pub(crate) fn sync_write(&self) -> &SyncWrite {
+        &self.sync_write
+    }
+
+    /// The request whose sync-write state is `state`.
+    ///
+    /// # Safety
+    ///
+    /// `state` is the `sync_write` field of an `RwState`, which is the `rw`
+    /// field of a request.
+    pub(crate) unsafe fn request_of_sync_write(state: *const SyncWrite) -> *const AioKiocb {
+        // SAFETY: As documented: all the pointers are inside the request.
+        unsafe { AioKiocb::from_rw(kernel::container_of!(state, Self, sync_write)) }
     }
 
     /// The request whose read retry state is `retry`.
@@ -151,11 +192,13 @@ pub(crate) fn issue(op: Arc<AioKiocb>) -> Result {
     let rw = op.rw();
     rw.kiocb.verify_area(rw_type, rw.iter.count())?;
     if rw_type == RwType::Write {
-        rw.kiocb.start_write(rw.regular);
+        rw.begin_write();
     }
     let kiocb_flags = rw.kiocb.flags();
     if direct::eligible(op.file(), kiocb_flags) {
         direct::start(op, rw_type);
+    } else if rw_type == RwType::Write && sync_write::eligible(op.file(), kiocb_flags) {
+        sync_write::start(op);
     } else if rw_type == RwType::Read && retry::eligible(op.file(), kiocb_flags) {
         retry::start(op);
     } else if let Some((op, ret)) = submit(op, rw_type) {
@@ -218,8 +261,12 @@ pub(crate) fn sync_result(ret: isize) -> isize {
 /// The pool's step of a read or write (`worker.rs`), with the operation's
 /// reference.
 pub(crate) fn run_worker(op: Arc<AioKiocb>) {
-    if op.rw().kiocb.flags() & flags::DIRECT != 0 {
+    // Not the kiocb's `IOCB_DIRECT`: a file system that falls back to
+    // buffered I/O clears it.
+    if op.rw().direct.active() {
         direct::run_worker(op);
+    } else if matches!(op.op(), Op::Write { .. }) {
+        sync_write::run_worker(op);
     } else {
         retry::run_worker(op);
     }
@@ -245,9 +292,14 @@ impl IoComplete for RwComplete {
         // SAFETY: Only our requests' kiocbs complete here, and the
         // operation's reference came from `Arc::into_raw` in `submit`.
         let op = unsafe { Arc::from_raw(request_of(kiocb.as_ptr())) };
-        if res == EAGAIN.to_errno() as isize {
+        if op.rw().sync_write.active() {
+            // A write whose copy the method queued (a FUSE `direct_io`
+            // file): the sync is still to come.
+            return sync_write::copied(op, res, false);
+        }
+        if res == EAGAIN.to_errno() as isize || res == EOPNOTSUPP.to_errno() as isize {
             // An `O_DIRECT` first attempt goes to the pool instead.
-            if let Some(op) = direct::complete_eagain(op) {
+            if let Some(op) = direct::complete_refused(op) {
                 complete(op, res);
             }
             return;
@@ -263,9 +315,7 @@ pub(crate) fn complete(op: Arc<AioKiocb>, res: isize) {
         op.ctx().cancel_list().unlink(&op);
     }
     let rw = op.rw();
-    if matches!(op.op(), Op::Write { .. }) {
-        rw.kiocb.end_write(rw.regular);
-    }
+    rw.end_write();
     op.finish(rw.retry.result(res) as i64);
 }
 

@@ -14,19 +14,21 @@
 //! A worker acts as the submitter: in the context's address space (the
 //! submitter's: contexts are found through `current->mm`), which it holds
 //! for the step so that the process cannot tear it down meanwhile, and with
-//! the submitter's credentials (as they are when the step runs).
+//! the submitter's credentials (as they were when the request left it).
 
 use crate::context::Kioctx;
 use crate::kiocb::AioKiocb;
+use kernel::cred::Credential;
 use kernel::mm::MmWithUser;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 use kernel::sync::SetOnce;
-use kernel::task::Task;
 use kernel::workqueue::{self, OwnedQueue, Queue};
 
 /// Workers per possible CPU.
 const WORKERS_PER_CPU: u32 = 4;
+/// At most what a work queue takes without a warning (`WQ_MAX_ACTIVE`).
+const MAX_WORKERS: u32 = 2048;
 
 /// The pool, made at boot.
 static POOL: SetOnce<OwnedQueue> = SetOnce::new();
@@ -34,7 +36,9 @@ static POOL: SetOnce<OwnedQueue> = SetOnce::new();
 /// Makes the pool (the initcall, which panics if this fails, as fs/aio.c
 /// does when it cannot make its caches).
 pub(crate) fn init() -> Result {
-    let max_active = WORKERS_PER_CPU.saturating_mul(kernel::cpu::nr_cpu_ids());
+    let max_active = WORKERS_PER_CPU
+        .saturating_mul(kernel::cpu::nr_cpu_ids())
+        .min(MAX_WORKERS);
     let queue = OwnedQueue::new(c"aio_rs", workqueue::flags::UNBOUND, max_active)?;
     POOL.populate(queue);
     Ok(())
@@ -55,19 +59,19 @@ pub(crate) fn queue(op: Arc<AioKiocb>) {
     let _ = pool().enqueue(op);
 }
 
-/// Runs `step` on `arg` in `ctx`'s address space with `submitter`'s
-/// credentials, or gives `arg` back if the address space is gone (the
-/// process exited: nobody will read the event).
+/// Runs `step` on `arg` in `ctx`'s address space with the submitter's
+/// credentials `creds` (as they were when the request left the submitter),
+/// or gives `arg` back if the address space is gone (the process exited:
+/// nobody will read the event).
 pub(crate) fn as_submitter<T>(
     ctx: &Kioctx,
-    submitter: &Task,
+    creds: &Credential,
     arg: T,
     step: impl FnOnce(T),
 ) -> Result<(), T> {
     let Some(mm) = ctx.mm().mmget_not_zero() else {
         return Err(arg);
     };
-    let creds = submitter.cred();
     let mut arg = Some(arg);
     // Only fails in a task that is not a worker, and then `arg` is left.
     let _ = mm.kthread_use(|| creds.with_override(|| arg.take().map(step)));

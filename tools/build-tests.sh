@@ -26,7 +26,7 @@ in_root /bin/bash -ec '
 	done
 	cp -a /usr/src/libaio/harness/. $out.new/harness/
 	make -s -C $out.new/harness LIBAIO=-laio all >/dev/null
-	cp /build/src/tests/fio/fio-tap.sh $out.new/
+	cp /build/src/tests/fio/fio-tap.sh /build/src/tests/fio/fio-buffered-tap.sh $out.new/
 	rm -rf $out
 	mv $out.new $out
 '

@@ -37,6 +37,8 @@ if mkfs.ext4 -q -F /dev/vda && mount -t ext4 /dev/vda /tmp/ext4; then
 	run $R/abi/rw-ext4.out 300 $T/abi/rw /tmp/ext4 /dev/nvme0n1 /dev/nullb0
 	run $R/abi/stress-ext4.out 300 $T/abi/stress /tmp/ext4/stressfile 0
 	run $R/abi/stress-ext4-direct.out 300 $T/abi/stress /tmp/ext4/stressfile 1
+	run $R/abi/stress-ext4-dsync.out 300 $T/abi/stress /tmp/ext4/stressfile 2
+	run $R/fio/fio-buffered.out 600 sh $T/fio-buffered-tap.sh /tmp/ext4
 	hdir=/tmp/ext4/harness
 else
 	echo "rc=1 (no ext4 on /dev/vda)" >$R/abi/rw-ext4.out
@@ -58,27 +60,35 @@ slow_nullb() {
 	mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 $dev &&
 	mount -t ext4 $dev /tmp/slow
 }
-# O_DIRECT on a full queue: a null_blk with 2 tags whose every request
-# takes 100 ms, and a file on the ext4 above (64 tags).
-tiny=/sys/kernel/config/nullb/tiny
+# O_DIRECT on a full queue: null_blks whose every request takes 100 ms,
+# with 2 tags (used raw) and with 4 tags (under ext4).
+small_nullb() {	# small_nullb NAME SIZE_MB TAGS: sets $sdev
+	d=/sys/kernel/config/nullb/$1
+	mkdir $d && echo $2 >$d/size && echo 1 >$d/memory_backed &&
+	echo 4096 >$d/blocksize && echo 2 >$d/irqmode &&
+	echo 100000000 >$d/completion_nsec && echo 1 >$d/submit_queues &&
+	echo $3 >$d/hw_queue_depth && echo 1 >$d/power &&
+	sdev=/dev/$1 && { [ -b $sdev ] || sdev=/dev/nullb$(cat $d/index); }
+}
 tiny_nullb() {
-	mkdir $tiny && echo 16 >$tiny/size && echo 1 >$tiny/memory_backed &&
-	echo 4096 >$tiny/blocksize && echo 2 >$tiny/irqmode &&
-	echo 100000000 >$tiny/completion_nsec && echo 1 >$tiny/submit_queues &&
-	echo 2 >$tiny/hw_queue_depth && echo 1 >$tiny/power &&
-	tdev=/dev/tiny && { [ -b $tdev ] || tdev=/dev/nullb$(cat $tiny/index); }
+	small_nullb tiny 16 2 && tdev=$sdev &&
+	small_nullb tinyfs 64 4 && mkdir -p /tmp/tinyfs &&
+	mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 $sdev &&
+	mount -t ext4 $sdev /tmp/tinyfs
 }
 if slow_nullb >/tmp/slow-setup.log 2>&1; then
 	run $R/abi/async_read.out 300 $T/abi/async_read /tmp/slow "$impl"
+	run $R/abi/sync_write.out 300 $T/abi/sync_write /tmp/slow $dev "$impl"
 	if tiny_nullb >/tmp/tiny-setup.log 2>&1; then
-		run $R/abi/direct_full.out 300 $T/abi/direct_full $tdev /tmp/slow "$impl"
+		run $R/abi/direct_full.out 300 $T/abi/direct_full $tdev /tmp/tinyfs "$impl"
+		umount /tmp/tinyfs
 	else
-		{ cat /tmp/tiny-setup.log; echo "rc=1 (no null_blk with 2 tags)"; } >$R/abi/direct_full.out
+		{ cat /tmp/tiny-setup.log; echo "rc=1 (no small null_blks)"; } >$R/abi/direct_full.out
 	fi
 	umount /tmp/slow
 else
 	{ cat /tmp/slow-setup.log; echo "rc=1 (no ext4 on a slow null_blk)"; } |
-		tee $R/abi/direct_full.out >$R/abi/async_read.out
+		tee $R/abi/direct_full.out $R/abi/sync_write.out >$R/abi/async_read.out
 fi
 
 # libaio's harness, set up as its Makefile's check targets do (testdir

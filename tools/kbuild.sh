@@ -15,10 +15,11 @@ case $impl in rust|c) ;; *) echo "bad impl $impl" >&2; exit 2;; esac
 
 # 1. The patched kernel tree, shared by every build directory.  When the
 # patch series changes, the files that the old or the new series touch are
-# copied back from the pristine tree (with new timestamps) and the new series
-# is applied, so that only those files change and the rebuild stays
-# incremental.  (Reverse-applying the old series instead fails as soon as
-# the tree has drifted from it.)
+# rebuilt in a scratch directory from the pristine tree plus the new series,
+# and only those whose contents differ are copied into the tree, so that
+# the rebuild stays incremental (a patch whose message alone changed costs
+# nothing).  (Reverse-applying the old series instead fails as soon as the
+# tree has drifted from it.)
 tree=$ROOT/build/linux
 applied=$tree/.aio-patches
 phash=$(cat "$SRC"/patches/*.patch | sha1sum | cut -c1-16)
@@ -34,20 +35,29 @@ if [ ! -d "$applied" ]; then
 fi
 if [ "$(cat "$applied"/*.patch 2>/dev/null | sha1sum | cut -c1-16)" != "$phash" ]; then
 	log "applying patch series $phash"
-	for f in $(cat "$applied"/*.patch "$SRC"/patches/*.patch 2>/dev/null |
-		   sed -n -E 's#^(\+\+\+ b|--- a)/([^\t]*).*#\2#p' | sort -u); do
+	scratch=$(mktemp -d)
+	touched=$(cat "$applied"/*.patch "$SRC"/patches/*.patch 2>/dev/null |
+		  sed -n -E 's#^(\+\+\+ b|--- a)/([^\t]*).*#\2#p' | sort -u)
+	for f in $touched; do
+		mkdir -p "$scratch/$(dirname "$f")"
 		if [ -f "$ROOT$KSRC_PRISTINE/$f" ]; then
-			cp "$ROOT$KSRC_PRISTINE/$f" "$tree/$f"
+			cp "$ROOT$KSRC_PRISTINE/$f" "$scratch/$f"
+		fi
+	done
+	for p in "$SRC"/patches/*.patch; do
+		patch -s -p1 -d "$scratch" <"$p"
+	done
+	for f in $touched; do
+		if [ -f "$scratch/$f" ]; then
+			cmp -s "$scratch/$f" "$tree/$f" || cp "$scratch/$f" "$tree/$f"
 		else
 			rm -f "$tree/$f"
 		fi
 		rm -f "$tree/$f.orig" "$tree/$f.rej"
 	done
+	rm -rf "$scratch"
 	rm -f "$applied"/*.patch
-	for p in "$SRC"/patches/*.patch; do
-		patch -s -p1 -d "$tree" <"$p"
-		cp "$p" "$applied/"
-	done
+	cp "$SRC"/patches/*.patch "$applied/"
 fi
 ln -sfn /build/src "$tree/fs/aio_rs"
 flock -u 8

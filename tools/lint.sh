@@ -27,6 +27,9 @@ check clippy "$(in_root make -C /build/linux O=/build/out/test-rust LLVM=1 CLIPP
 check checkpatch "$(in_root /bin/sh -c 'cd /build/linux && perl scripts/checkpatch.pl --no-tree \
 	--terse -q -f /build/src/aio_glue.c /build/src/aio_glue.h' 2>&1 |
 	grep -v 'total: 0 errors, 0 warnings')"
+check checkpatch-patches "$(in_root /bin/sh -c 'cd /build/linux && for p in /build/src/patches/*.patch; do
+	perl scripts/checkpatch.pl --no-tree --no-signoff --terse -q "$p"; done' 2>&1 |
+	grep -v 'total: 0 errors, 0 warnings')"
 # An unsafe block needs a SAFETY comment on its line, in the comment block
 # right above it, or within the two lines above (a statement split over
 # lines).

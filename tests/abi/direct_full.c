@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * O_DIRECT on a full device queue: a null_blk with 2 tags and a fixed
- * completion latency, and a file on ext4 over a null_blk with 64 tags.
+ * completion latency, and a file on ext4 over one with 4 tags.
  * Data and res are checked on both kernels.  One point differs on purpose:
  * C's io_submit sleeps for request tags, so by the time it returns all but
  * the last requests have completed; ours hands the requests that found no
@@ -11,7 +11,7 @@
  *
  * Usage: direct_full DEV DIR IMPL
  *   DEV   a block device with 2 tags (hw_queue_depth) and a long latency
- *   DIR   a directory on ext4 over a device with 64 tags
+ *   DIR   a directory on ext4 over a device with 4 tags
  *   IMPL  rust or c
  */
 #include "tap.h"
@@ -24,8 +24,8 @@
 #define BS 4096
 #define NR 32
 #define TAGS 2
-#define FILE_NR 128
-#define FILE_TAGS 64
+#define FILE_NR 16
+#define FILE_TAGS 4
 
 static aio_context_t ctx;
 static int ours;
@@ -83,13 +83,13 @@ static unsigned char *aligned(size_t len)
 
 /*
  * Submits n O_DIRECT requests of op at offsets i * stride in one io_submit
- * (with a gap between them, so that the block plug merges none)
- * and reaps them; says how many had completed when io_submit returned and
- * checks the order point against a queue of `tags` tags.  Returns the
- * number of events with res == BS.
+ * (with a gap between them, so that the block plug merges none) and reaps
+ * them; says how many had completed when io_submit returned and, if
+ * `order`, checks that against a queue of `tags` tags.  Returns the number
+ * of events with res == BS.
  */
 static int batch(int fd, int op, unsigned char *bufs, int n, off_t stride,
-		 int tags, const char *what)
+		 int tags, int order, const char *what)
 {
 	struct iocb *cbs = calloc(n, sizeof(*cbs)), **list = calloc(n, sizeof(*list));
 	struct io_event *ev = calloc(n, sizeof(*ev));
@@ -104,7 +104,9 @@ static int batch(int fd, int op, unsigned char *bufs, int n, off_t stride,
 	r = io_submit(ctx, n, list);
 	early = io_getevents(ctx, 0, n, ev, &zero);
 	CHECK(r == n, "io_submit of %d %s: %ld", n, what, r);
-	if (ours)
+	if (!order)
+		printf("# %ld of the %d %s had completed when io_submit returned\n", early, n, what);
+	else if (ours)
 		CHECK(early == 0, "ours: none of the %d %s had completed when io_submit returned (%ld had)",
 		      n, what, early);
 	else
@@ -133,11 +135,11 @@ static void test_block_device(const char *dev)
 		return;
 	for (i = 0; i < NR; i++)
 		fill(bufs + (size_t)i * BS, BS, (off_t)i * BS * 3, 1);
-	good = batch(fd, IOCB_CMD_PWRITE, bufs, NR, BS * 3, TAGS, "O_DIRECT writes");
+	good = batch(fd, IOCB_CMD_PWRITE, bufs, NR, BS * 3, TAGS, 1, "O_DIRECT writes");
 	CHECK(good == NR, "every write wrote %d bytes (%d did)", BS, good);
 
 	memset(bufs, 0, (size_t)NR * BS);
-	good = batch(fd, IOCB_CMD_PREAD, bufs, NR, BS * 3, TAGS, "O_DIRECT reads");
+	good = batch(fd, IOCB_CMD_PREAD, bufs, NR, BS * 3, TAGS, 1, "O_DIRECT reads");
 	for (i = 0, same = 0; i < NR; i++)
 		same += check(bufs + (size_t)i * BS, BS, (off_t)i * BS * 3, 1);
 	CHECK(good == NR && same == NR, "every read read %d bytes of what was written (%d, %d)",
@@ -216,7 +218,7 @@ static void test_destroy_and_exit(const char *dev)
 	free(bufs);
 }
 
-/* A file on ext4 (iomap), over a device with 64 tags. */
+/* A file on ext4 (iomap), over a device with 4 tags. */
 static void test_file(const char *dir)
 {
 	size_t len = (size_t)FILE_NR * 2 * BS;
@@ -233,14 +235,19 @@ static void test_file(const char *dir)
 	CHECK(pwrite(fd, bufs, len, 0) == (ssize_t)len && !fsync(fd),
 	      "write and sync %zu bytes", len);
 
-	/* Overwrites of allocated blocks need no allocation. */
+	/*
+	 * Overwrites of allocated blocks need no allocation.  No order point
+	 * for them: iomap sets REQ_NOWAIT only on single-block reads, so an
+	 * ext4 write that ext4 lets through under IOCB_NOWAIT (no timestamp to
+	 * update) may still sleep for a tag inside io_submit, as on io_uring.
+	 */
 	for (i = 0; i < FILE_NR; i++)
 		fill(bufs + (size_t)i * BS, BS, (off_t)i * 2 * BS, 3);
-	good = batch(fd, IOCB_CMD_PWRITE, bufs, FILE_NR, 2 * BS, FILE_TAGS, "O_DIRECT file writes");
+	good = batch(fd, IOCB_CMD_PWRITE, bufs, FILE_NR, 2 * BS, FILE_TAGS, 0, "O_DIRECT file writes");
 	CHECK(good == FILE_NR, "every file write wrote %d bytes (%d did)", BS, good);
 
 	memset(bufs, 0, len);
-	good = batch(fd, IOCB_CMD_PREAD, bufs, FILE_NR, 2 * BS, FILE_TAGS, "O_DIRECT file reads");
+	good = batch(fd, IOCB_CMD_PREAD, bufs, FILE_NR, 2 * BS, FILE_TAGS, 1, "O_DIRECT file reads");
 	for (i = 0, same = 0; i < FILE_NR; i++)
 		same += check(bufs + (size_t)i * BS, BS, (off_t)i * 2 * BS, 3);
 	CHECK(good == FILE_NR && same == FILE_NR,

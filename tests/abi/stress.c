@@ -6,7 +6,9 @@
  * mapped ring itself (as QEMU, fio's userspace_reap, SPDK and Seastar do);
  * two more threads share one context and both reap with io_getevents.
  * Every iocb must complete exactly once, with the right result and data.
- *   stress TARGET [O_DIRECT:0|1]
+ *   stress TARGET [MODE]
+ * MODE 0: buffered; 1: O_DIRECT; 2: O_DSYNC writes, then each thread drops
+ * its blocks from the page cache and reads them back cold.
  */
 #include "tap.h"
 #include <pthread.h>
@@ -18,7 +20,8 @@
 #define DEPTH		32
 
 static const char *target;
-static int direct;
+static int mode;
+static const char *const mode_name[] = { "", " O_DIRECT", " O_DSYNC, cold reads" };
 static aio_context_t shared_ctx;
 
 struct worker {
@@ -204,10 +207,20 @@ static void shared_pass(struct worker *w, int fd, char *bufs, struct iocb *cbs, 
 	pthread_barrier_wait(&shared_barrier);
 }
 
+/* Mode 2: the thread's blocks leave the page cache before the reads. */
+static void cold(int fd, struct worker *w)
+{
+	off_t off = (off_t)w->idx * BLOCKS * BS;
+
+	if (mode == 2 && posix_fadvise(fd, off, (off_t)BLOCKS * BS, POSIX_FADV_DONTNEED))
+		w->errors++;
+}
+
 static void *run(void *arg)
 {
 	struct worker *w = arg;
-	int fd = open(target, O_RDWR | O_CREAT | (direct ? O_DIRECT : 0), 0600);
+	int flags = mode == 1 ? O_DIRECT : mode == 2 ? O_DSYNC : 0;
+	int fd = open(target, O_RDWR | O_CREAT | flags, 0600);
 	char *bufs;
 
 	if (fd < 0 || posix_memalign((void **)&bufs, BS, (size_t)DEPTH * BS)) {
@@ -227,10 +240,12 @@ static void *run(void *arg)
 			return NULL;
 		}
 		shared_pass(w, fd, bufs, cbs, 1);
+		cold(fd, w);
 		shared_pass(w, fd, bufs, cbs, 0);
 		free(cbs);
 	} else {
 		pass(w, fd, bufs, 1);
+		cold(fd, w);
 		pass(w, fd, bufs, 0);
 	}
 	if (w->ctx != shared_ctx)
@@ -247,7 +262,9 @@ int main(int argc, char **argv)
 	long errors = 0, events = 0;
 
 	target = argc > 1 ? argv[1] : "/tmp/stressfile";
-	direct = argc > 2 && atoi(argv[2]);
+	mode = argc > 2 ? atoi(argv[2]) : 0;
+	if (mode < 0 || mode > 2)
+		mode = 0;
 	pthread_barrier_init(&shared_barrier, NULL, SHARED);
 	if (io_setup(SHARED * BLOCKS, &shared_ctx)) {
 		CHECK(0, "io_setup");
@@ -266,7 +283,7 @@ int main(int argc, char **argv)
 		events += w[i].events;
 	}
 	CHECK(errors == 0, "%s%s: no lost, duplicated, wrong or corrupt completion (%ld errors)",
-	      target, direct ? " O_DIRECT" : "", errors);
+	      target, mode_name[mode], errors);
 	CHECK(events == 2L * BLOCKS * (THREADS + SHARED), "%ld events, want %ld", events,
 	      2L * BLOCKS * (THREADS + SHARED));
 	CHECK_RET(io_destroy(shared_ctx), 0, "io_destroy of the shared context");

@@ -9,9 +9,14 @@ pub mod poll_refs;
 #[path = "../../../read_passes.rs"]
 pub mod read_passes;
 
+#[path = "../../../write_steps.rs"]
+pub mod write_steps;
+
 #[cfg(test)]
 mod ring_index_tests;
 #[cfg(test)]
 mod poll_refs_tests;
 #[cfg(test)]
 mod read_passes_tests;
+#[cfg(test)]
+mod write_steps_tests;
