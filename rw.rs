@@ -14,6 +14,7 @@ use crate::direct::{self, DirectRetry};
 use crate::kiocb::{AioKiocb, CancelFn, Op};
 use crate::retry::{self, ReadRetry};
 use crate::sync_write::{self, SyncWrite};
+use crate::worker;
 use core::ptr::NonNull;
 use kernel::bindings;
 use kernel::error::code;
@@ -195,9 +196,10 @@ pub(crate) fn issue(op: Arc<AioKiocb>) -> Result {
         rw.begin_write();
     }
     let kiocb_flags = rw.kiocb.flags();
-    if direct::eligible(op.file(), kiocb_flags) {
+    let pool_ok = rw_type == RwType::Read || worker::write_limits_allow();
+    if pool_ok && direct::eligible(op.file(), kiocb_flags) {
         direct::start(op, rw_type);
-    } else if rw_type == RwType::Write && sync_write::eligible(op.file(), kiocb_flags) {
+    } else if rw_type == RwType::Write && pool_ok && sync_write::eligible(op.file(), kiocb_flags) {
         sync_write::start(op);
     } else if rw_type == RwType::Read && retry::eligible(op.file(), kiocb_flags) {
         retry::start(op);
@@ -293,8 +295,9 @@ impl IoComplete for RwComplete {
         // operation's reference came from `Arc::into_raw` in `submit`.
         let op = unsafe { Arc::from_raw(request_of(kiocb.as_ptr())) };
         if op.rw().sync_write.active() {
-            // A write whose copy the method queued (a FUSE `direct_io`
-            // file): the sync is still to come.
+            // The copy of a write with synchronous semantics, queued by its
+            // method (no file system of 7.3 with `FMODE_NOWAIT` queues a
+            // buffered write, but one that did must not skip the sync).
             return sync_write::copied(op, res, false);
         }
         if res == EAGAIN.to_errno() as isize || res == EOPNOTSUPP.to_errno() as isize {

@@ -30,7 +30,14 @@
 //!
 //! The one event's `res` is what `write_iter` with the sync flags returns:
 //! the bytes written, the sync's error if it failed, or the copy's error if
-//! nothing was written.
+//! nothing was written.  A writeback error recorded in the file's mapping
+//! since the write was submitted fails it too: `fsync` reports such an
+//! error to one open file once, so with several writes in flight it could
+//! go to another write than the one whose data it concerns.
+//!
+//! An append is copied in one pass (in the pool), so that no other append
+//! lands inside it.  Writes that the submitter's `RLIMIT_FSIZE` could cut
+//! short keep C's path (`worker::write_limits_allow`).
 
 use crate::kiocb::AioKiocb;
 use crate::rw;
@@ -69,6 +76,8 @@ pub(crate) struct SyncWrite {
     wait_pos: Atomic<i64>,
     /// `O_DSYNC` semantics rather than `O_SYNC`.
     datasync: Atomic<bool>,
+    /// The mapping's writeback error state when the write was submitted.
+    wb_err: Atomic<u32>,
     /// The submitter's credentials, as whom the pool copies and syncs; set
     /// for requests of this module only.
     creds: SetOnce<ARef<Credential>>,
@@ -83,6 +92,7 @@ impl SyncWrite {
             writeback_started: Atomic::new(false),
             wait_pos: Atomic::new(0),
             datasync: Atomic::new(true),
+            wb_err: Atomic::new(0),
             creds: SetOnce::new(),
         })
     }
@@ -116,7 +126,10 @@ pub(crate) fn start(op: Arc<AioKiocb>) {
         .datasync
         .store(rw.kiocb().flags() & flags::SYNC == 0, Relaxed);
     let file = op.file();
-    let inline = file.supports_nowait() && file.has_buffer_wasync();
+    state.wb_err.store(file.wb_err_sample(), Relaxed);
+    // An append copied in two passes could have another writer's append
+    // land between them: an append is copied in one pass, in the pool.
+    let inline = file.has_buffer_wasync() && rw.kiocb().flags() & flags::APPEND == 0;
     let set = if inline { flags::NOWAIT } else { 0 };
     // SAFETY: The request is not submitted yet: nobody else uses its kiocb.
     unsafe { rw.kiocb().update_flags(set, flags::DSYNC | flags::SYNC) };
@@ -204,6 +217,10 @@ pub(crate) fn run_worker(op: Arc<AioKiocb>) {
     let op = unsafe { Arc::from_raw(raw) };
     let datasync = state.datasync.load(Relaxed);
     let res = creds.with_override(|| req.file().fsync_range(start, end, datasync));
+    // `fsync` reports a writeback error once per open file: to whichever
+    // write of the file syncs first.  A write whose own writeback failed
+    // must not look durable, so any error since its submission fails it.
+    let res = res.and_then(|()| req.file().wb_err_since(state.wb_err.load(Relaxed)));
     let sync = res.map_or_else(|e| e.to_errno() as isize, |()| 0);
     rw::complete(op, write_result(written as usize, sync));
 }

@@ -18,6 +18,7 @@
 
 use crate::context::Kioctx;
 use crate::kiocb::AioKiocb;
+use kernel::bindings;
 use kernel::cred::Credential;
 use kernel::mm::MmWithUser;
 use kernel::prelude::*;
@@ -50,6 +51,14 @@ fn pool() -> &'static Queue {
         // Only before the initcall, when nothing can submit.
         None => workqueue::system_unbound(),
     }
+}
+
+/// Whether the current task's limits leave a write free to go to the pool:
+/// a worker's own limits are not the submitter's, so a write that the
+/// submitter's `RLIMIT_FSIZE` could cut short keeps C's path.
+pub(crate) fn write_limits_allow() -> bool {
+    let current = kernel::current!();
+    current.rlimit(bindings::RLIMIT_FSIZE) == bindings::RLIM_INFINITY as usize
 }
 
 /// Hands a request to the pool, with the operation's reference, for

@@ -21,6 +21,22 @@ import subprocess
 import sys
 
 FIO_RE = re.compile(r"fio-(?P<engine>[a-z_-]+)-qd(?P<qd>\d+)-(?P<mode>single|batched)-j(?P<jobs>\d+)\.json$")
+BFIO_RE = re.compile(r"bfio-(?P<cell>[a-z0-9-]+)-(?P<engine>libaio|io_uring)\.json$")
+# The buffered and O_DSYNC cells (guest-bench.sh), in table order, with what
+# each measures.
+BCELLS = [
+    ("cold-rand-qd1-vda", "cold 4k randread qd 1, ext4/virtio-blk"),
+    ("cold-rand-qd32-vda", "cold 4k randread qd 32, ext4/virtio-blk"),
+    ("cold-rand-qd1-lat", "cold 4k randread qd 1, ext4/fixed-latency"),
+    ("cold-rand-qd32-lat", "cold 4k randread qd 32, ext4/fixed-latency"),
+    ("dsync-qd32-lat", "O_DSYNC 4k randwrite qd 32, ext4/fixed-latency"),
+    ("dsync-qd32-vda", "O_DSYNC 4k randwrite qd 32, ext4/virtio-blk"),
+    ("warm-rand-qd32-vda", "warm 4k randread qd 32, ext4/virtio-blk"),
+    ("cold-seq128k-qd8-vda", "cold 128k seq read qd 8, ext4/virtio-blk"),
+]
+# Their series: ours, C, io_uring on the C kernel, and io_uring on ours (the
+# control).
+BSERIES = [("rust", "libaio"), ("c", "libaio"), ("c", "io_uring"), ("rust", "io_uring")]
 # What the columns are: (kernel, engine) pairs.
 SERIES = [("rust", "libaio"), ("c", "libaio"), ("c", "io_uring"), ("c", "io_uring-polled")]
 # io_uring on our kernel: the same code as on the C kernel, so its ratio to the
@@ -54,6 +70,25 @@ def load_fio(path):
     }
 
 
+def load_bfio(path):
+    """IOPS, CPU and time in the submitting system call of a buffered cell."""
+    with open(path) as f:
+        text = f.read()
+    job = json.loads(text[text.index("{"):])["jobs"][0]
+    side = job["write"] if job["write"].get("total_ios") else job["read"]
+    pct = side.get("slat_ns", {}).get("percentile", {})
+
+    def p(k):
+        v = pct.get(k)
+        return v / 1000.0 if v is not None else None
+    return {
+        "iops": side["iops"],
+        "cpu": job["usr_cpu"] + job["sys_cpu"],
+        "slat_p50_us": p("50.000000"),
+        "slat_p99_us": p("99.000000"),
+    }
+
+
 def median(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None
@@ -70,6 +105,7 @@ def main():
             env[k] = v
 
     raw = []
+    braw = []
     micro = []
     for rdir in sorted(glob.glob(os.path.join(d, "round-*-*"))):
         m = re.search(r"round-(\d+)-(rust|c)$", rdir)
@@ -87,6 +123,16 @@ def main():
                 continue
             raw.append(dict(round=rnd, kernel=kernel, engine=fm["engine"], qd=int(fm["qd"]),
                             mode=fm["mode"], jobs=int(fm["jobs"]), **fig))
+        for p in sorted(glob.glob(os.path.join(rdir, "out", "bfio-*.json"))):
+            bm = BFIO_RE.search(os.path.basename(p))
+            if not bm:
+                continue
+            try:
+                fig = load_bfio(p)
+            except (ValueError, KeyError, IndexError) as e:
+                print(f"bench: unreadable {p}: {e}", file=sys.stderr)
+                continue
+            braw.append(dict(round=rnd, kernel=kernel, engine=bm["engine"], cell=bm["cell"], **fig))
         for name in ("wakeups", "submit_latency", "syscall_cost"):
             p = os.path.join(rdir, "out", name + ".json")
             if os.path.exists(p):
@@ -187,8 +233,10 @@ def main():
                   f"1-byte read submit+reap {f(c['read_roundtrip_ns'])} "
                   f"(reaped in user space: {f(c['read_user_reap_ns'])})")
 
+    bmed, btable = buffered_table(braw, env, ratio, f)
     results = {"environment": env, "raw_fio": raw, "raw_micro": micro,
-               "cells": table, "micro": micro_med}
+               "cells": table, "micro": micro_med, "raw_buffered": braw,
+               "buffered_cells": btable}
     with open(os.path.join(d, "results.json"), "w") as fh:
         json.dump(results, fh, indent=1)
     with open(os.path.join(d, "results.csv"), "w", newline="") as fh:
@@ -209,16 +257,61 @@ def main():
     print()
     print(f"files: {host_dir}/results.json, results.csv, iops.png")
     if "--smoke-check" in sys.argv:
-        return smoke_check(d, med, micro_med)
+        return smoke_check(d, med, micro_med, bmed)
     return 0
 
 
-def smoke_check(d, med, micro_med):
+def buffered_table(braw, env, ratio, f):
+    """Medians of the buffered cells, printed as a table of IOPS, time in
+    the submitting call, and the ratios."""
+    bmed = {}
+    for cell, _ in BCELLS:
+        for kernel, engine in BSERIES:
+            rows = [r for r in braw if (r["cell"], r["kernel"], r["engine"]) == (cell, kernel, engine)]
+            if rows:
+                bmed[(cell, kernel, engine)] = {
+                    k: median([r[k] for r in rows]) for k in ("iops", "cpu", "slat_p50_us", "slat_p99_us")
+                } | {"rounds": len(rows)}
+    if not bmed:
+        return bmed, []
+    btable = []
+    print()
+    print("buffered and O_DSYNC paths (issue 9), medians over rounds; slat = time inside io_submit "
+          "(io_uring_enter for io_uring) per I/O, us; fixed-latency device: null_blk, "
+          f"{env.get('lat_us', '?')} us per request")
+    hdr = (f"{'cell':<48} | {'ours':>7} {'C':>7} {'io_uring':>8} | {'ours/C':>6} {'ours/uring':>10}"
+           f" {'control':>7} | {'slat p50 ours':>13} {'C':>6} | {'slat p99 ours':>13} {'C':>7}"
+           f" | {'cpu% ours':>9} {'C':>4}")
+    print(hdr)
+    print("-" * len(hdr))
+    for cell, what in BCELLS:
+        m = {s: bmed.get((cell,) + s, {}) for s in BSERIES}
+        ours, c_aio, uring, ctl = (m[s] for s in BSERIES)
+        row = dict(cell=cell, what=what,
+                   iops_ours=ours.get("iops"), iops_c=c_aio.get("iops"), iops_io_uring=uring.get("iops"),
+                   ours_over_c=ratio(ours.get("iops"), c_aio.get("iops")),
+                   ours_over_io_uring=ratio(ours.get("iops"), uring.get("iops")),
+                   control=ratio(ctl.get("iops"), uring.get("iops")),
+                   slat_p50_ours=ours.get("slat_p50_us"), slat_p50_c=c_aio.get("slat_p50_us"),
+                   slat_p99_ours=ours.get("slat_p99_us"), slat_p99_c=c_aio.get("slat_p99_us"),
+                   cpu_ours=ours.get("cpu"), cpu_c=c_aio.get("cpu"))
+        btable.append(row)
+        print(f"{what:<48} | {f(row['iops_ours']):>7} {f(row['iops_c']):>7} {f(row['iops_io_uring']):>8}"
+              f" | {f(row['ours_over_c'], '{:.2f}'):>6} {f(row['ours_over_io_uring'], '{:.2f}'):>10}"
+              f" {f(row['control'], '{:.2f}'):>7} | {f(row['slat_p50_ours']):>13} {f(row['slat_p50_c']):>6}"
+              f" | {f(row['slat_p99_ours']):>13} {f(row['slat_p99_c']):>7}"
+              f" | {f(row['cpu_ours']):>9} {f(row['cpu_c']):>4}")
+    return bmed, btable
+
+
+def smoke_check(d, med, micro_med, bmed):
     """Every series and measurement produced a figure (not: how fast)."""
     checks = [(f"fio {label(k, e)}", any(key[3:] == (k, e) and m["iops"] for key, m in med.items()))
               for k, e in SERIES + [CONTROL]]
     checks += [(f"{name} {kernel}", f"{name}_{kernel}" in micro_med)
                for name in ("wakeups", "submit_latency", "syscall_cost") for kernel in ("rust", "c")]
+    checks += [(f"buffered {cell} {label(k, e)}", bool(bmed.get((cell, k, e), {}).get("iops")))
+               for cell, _ in BCELLS for k, e in BSERIES]
     checks.append(("plot", os.path.getsize(os.path.join(d, "iops.png")) > 0
                    if os.path.exists(os.path.join(d, "iops.png")) else False))
     for name, ok in checks:

@@ -13,6 +13,9 @@
 #   BENCH_IODEPTHS, BENCH_JOBS, BENCH_MODES  narrow the matrix for a quick
 #                  A/B (defaults "1 8 32 128", "1 2", "single batched")
 #   BENCH_MICRO=0  skip the micro-measurements
+#   BENCH_BUFFERED=0  skip the buffered and O_DSYNC cells (ext4 on virtio-blk
+#                  and on a null_blk with a fixed latency, BENCH_LAT_US,
+#                  default 2000)
 #   BENCH_SMOKE=1  one round, one fio cell, tiny micro-measurements, on the
 #                  test kernels: what `make test` runs so that this keeps
 #                  working; its figures mean nothing.
@@ -62,6 +65,9 @@ conf() {	# conf IMPL: the guest's settings for one kernel
 		WAKE_GAP_US=200
 		LAT_READS=64
 		LAT_FILE_MB=8
+		BUFFERED=1
+		BUF_FILE_MB=32
+		LAT_NS=2000000
 		EOF
 	else
 		cat <<-EOF
@@ -76,6 +82,9 @@ conf() {	# conf IMPL: the guest's settings for one kernel
 		WAKE_GAP_US=200
 		LAT_READS=2048
 		LAT_FILE_MB=256
+		BUFFERED=${BENCH_BUFFERED:-1}
+		BUF_FILE_MB=256
+		LAT_NS=$(( ${BENCH_LAT_US:-2000} * 1000 ))
 		EOF
 	fi
 }
@@ -88,6 +97,7 @@ conf() {	# conf IMPL: the guest's settings for one kernel
 	echo "host_cpus=$(nproc)"
 	echo "host_cpu=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
 	echo "guest=2 vCPUs, 3 GiB, null_blk memory_backed poll_queues=2, virtio-blk cache=unsafe"
+	echo "lat_us=${BENCH_LAT_US:-2000}"
 	echo "kernel=$(cat "$ROOT/build/linux/Makefile" | awk '/^VERSION/ { v = $3 } /^PATCHLEVEL/ { p = $3 } /^SUBLEVEL/ { s = $3 } END { print v "." p "." s }')"
 	echo "fio=$(in_root fio --version)"
 	echo "commit=$(git -C "$SRC" rev-parse --short HEAD 2>/dev/null || echo unknown)"

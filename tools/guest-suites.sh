@@ -78,7 +78,7 @@ tiny_nullb() {
 }
 if slow_nullb >/tmp/slow-setup.log 2>&1; then
 	run $R/abi/async_read.out 300 $T/abi/async_read /tmp/slow "$impl"
-	run $R/abi/sync_write.out 300 $T/abi/sync_write /tmp/slow $dev "$impl"
+	run $R/abi/sync_write.out 300 $T/abi/sync_write /tmp/slow $dev "$impl" $slow/badblocks
 	if tiny_nullb >/tmp/tiny-setup.log 2>&1; then
 		run $R/abi/direct_full.out 300 $T/abi/direct_full $tdev /tmp/tinyfs "$impl"
 		umount /tmp/tinyfs

@@ -8,19 +8,22 @@
  * purpose: C writes and syncs inside io_submit, ours returns first
  * (README, "Deliberate differences").
  *
- * Usage: sync_write DIR DEV IMPL   (DIR: ext4 on the block device DEV)
+ * Usage: sync_write DIR DEV IMPL [BADBLOCKS]
+ *   DIR: ext4 on the block device DEV, a null_blk whose configfs
+ *   badblocks attribute is BADBLOCKS (for the write-error points)
  */
 #include "tap.h"
 #include <linux/fiemap.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #define BS 4096
 #define NR 32
 
 static aio_context_t ctx;
-static const char *dir, *dev;
+static const char *dir, *dev, *badblocks;
 static int ours;
 
 static unsigned char pattern(off_t off, unsigned seed)
@@ -231,6 +234,127 @@ static void test_destroy_and_exit(void)
 	free(bufs);
 }
 
+/* The device offset of the file's block at off (FIEMAP), or -1. */
+static off_t physical(int fd, off_t off)
+{
+	struct {
+		struct fiemap fm;
+		struct fiemap_extent e[1];
+	} m;
+
+	memset(&m, 0, sizeof(m));
+	m.fm.fm_start = off;
+	m.fm.fm_length = BS;
+	m.fm.fm_extent_count = 1;
+	if (ioctl(fd, FS_IOC_FIEMAP, &m) || m.fm.fm_mapped_extents != 1)
+		return -1;
+	return m.e[0].fe_physical + (off - m.e[0].fe_logical);
+}
+
+static int set_badblocks(char sign, off_t phys)
+{
+	FILE *f = fopen(badblocks, "w");
+	int ok;
+
+	if (!f)
+		return 0;
+	ok = fprintf(f, "%c%lld-%lld\n", sign, (long long)(phys / 512),
+		     (long long)((phys + BS) / 512 - 1)) > 0;
+	return !fclose(f) && ok;
+}
+
+/*
+ * A write whose writeback fails gets EIO in its event, also when another
+ * write to the same open file is in flight (whose sync may be the one that
+ * fsync reports the error to): the bad block's write in one io_submit with
+ * a good one.
+ */
+static void test_write_error(void)
+{
+	static unsigned char buf[2][BS];
+	struct iocb cbs[2], *list[2] = { &cbs[0], &cbs[1] };
+	struct io_event ev[2];
+	char path[512];
+	long bad_res = 0, good_res = 0;
+	off_t phys;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/sync_write-eio.dat", dir);
+	fd = open(path, O_CREAT | O_TRUNC | O_RDWR | O_DSYNC, 0600);
+	memset(buf, 0x5a, sizeof(buf));
+	CHECK(fd >= 0 && pwrite(fd, buf[0], BS, 0) == BS && pwrite(fd, buf[1], BS, 64 * BS) == BS,
+	      "create %s with two blocks on the device", path);
+	phys = fd >= 0 ? physical(fd, 0) : -1;
+	CHECK(phys >= 0 && set_badblocks('+', phys), "the first block's sectors made bad (at %lld)",
+	      (long long)phys);
+	prep(&cbs[0], fd, buf[0], BS, 0, 0);
+	prep(&cbs[1], fd, buf[1], BS, 64 * BS, 0);
+	CHECK_RET(io_submit(ctx, 2, list), 2, "io_submit of a write to the bad block and a good one");
+	CHECK_RET(reap(ctx, 2, ev), 2, "two events");
+	for (int i = 0; i < 2; i++) {
+		if ((struct iocb *)(uintptr_t)ev[i].data == &cbs[0])
+			bad_res = ev[i].res;
+		else
+			good_res = ev[i].res;
+	}
+	CHECK(bad_res == -EIO, "the write to the bad block gets EIO (res %ld)", bad_res);
+	CHECK(good_res == BS || (ours && good_res == -EIO),
+	      "the other write: %d bytes%s (res %ld)", BS,
+	      ours ? ", or EIO (an error since its submission)" : "", good_res);
+	if (phys >= 0)
+		set_badblocks('-', phys);
+	close(fd);
+	unlink(path);
+}
+
+/*
+ * Under a finite RLIMIT_FSIZE (in a child), O_DSYNC writes keep C's path on
+ * both kernels (a worker's limits are not the submitter's): both complete
+ * inside io_submit, the one below the limit writes, the one past it gets
+ * EFBIG.
+ */
+static void test_rlimit(void)
+{
+	static unsigned char buf[BS];
+	struct iocb cbs[2], *list[2] = { &cbs[0], &cbs[1] };
+	char path[512];
+	int st = -1;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s/sync_write-rlimit.dat", dir);
+	pid = fork();
+	if (pid == 0) {
+		struct rlimit rl = { 256 << 10, 256 << 10 };
+		struct io_event ev[2];
+		struct timespec zero = { 0, 0 };
+		aio_context_t c2 = 0;
+		long early, good = 0, efbig = 0;
+		int fd;
+
+		signal(SIGXFSZ, SIG_IGN);
+		fd = open(path, O_CREAT | O_TRUNC | O_RDWR | O_DSYNC, 0600);
+		if (fd < 0 || setrlimit(RLIMIT_FSIZE, &rl) || io_setup(4, &c2))
+			_exit(10);
+		prep(&cbs[0], fd, buf, BS, 0, 0);
+		prep(&cbs[1], fd, buf, BS, 512 << 10, 0);
+		if (io_submit(c2, 2, list) != 2)
+			_exit(11);
+		early = io_getevents(c2, 0, 2, ev, &zero);
+		if (early != 2)
+			_exit(12);
+		for (int i = 0; i < 2; i++) {
+			good += ev[i].res == BS;
+			efbig += ev[i].res == -EFBIG;
+		}
+		_exit(good == 1 && efbig == 1 ? 0 : 13);
+	}
+	waitpid(pid, &st, 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	      "finite RLIMIT_FSIZE: both writes complete inside io_submit, one EFBIG (status %d)",
+	      WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	unlink(path);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 4) {
@@ -240,6 +364,7 @@ int main(int argc, char **argv)
 	dir = argv[1];
 	dev = argv[2];
 	ours = !strcmp(argv[3], "rust");
+	badblocks = argc > 4 ? argv[4] : NULL;
 	CHECK_RET(io_setup(256, &ctx), 0, "io_setup");
 	batch("O_DSYNC", O_DSYNC, 0, 0);
 	batch("O_DSYNC-extend", O_DSYNC, 0, 1);
@@ -247,6 +372,9 @@ int main(int argc, char **argv)
 	batch("RWF_DSYNC", 0, RWF_DSYNC, 0);
 	batch("RWF_SYNC", 0, RWF_SYNC, 1);
 	test_destroy_and_exit();
+	test_rlimit();
+	if (badblocks)
+		test_write_error();
 	io_destroy(ctx);
 	return tap_done();
 }
