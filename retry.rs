@@ -141,9 +141,10 @@ impl ReadOp {
     /// Arms `IOCB_WAITQ` with the request's page waiter.
     fn arm_page_wait(&self) {
         let rw = self.rw();
+        // The waiter is on no queue: its wake function took it off, or it
+        // never was on one.
         // SAFETY: Nobody else uses the kiocb (type invariant); the waiter
-        // lives in the request and is on no queue (its wake function took it
-        // off, or it never was on one).
+        // lives in the request.
         unsafe { rw.kiocb().arm_page_wait(rw.retry().waiter.as_raw()) };
     }
 
@@ -322,8 +323,8 @@ impl WakeFunction for PageReady {
         }
         // SAFETY: We hold the queue's lock.
         unsafe { waiter.remove_locked() };
-        // SAFETY: As above; the reference is the queued waiter's, ours now.
         // INVARIANT: The waiter was queued instead of the read going on.
+        // SAFETY: As above; the reference is the queued waiter's, ours now.
         let op = ReadOp(unsafe { Arc::from_raw(request_of_entry(entry)) });
         queue_next_pass(op);
         true

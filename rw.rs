@@ -218,9 +218,8 @@ pub(crate) fn submit(op: Arc<AioKiocb>, rw_type: RwType) -> Option<(Arc<AioKiocb
     let req = op.clone();
     let rw = req.rw();
     let _ = Arc::into_raw(op);
-    // SAFETY: The kiocb is prepared and its iterator imported, both in the
-    // request, which the operation's reference keeps alive until its
-    // completion, and `req` until we return.
+    // SAFETY: Kiocb and iterator are prepared, in the request, which the
+    // operation's reference keeps alive until completion, `req` till we return.
     let ret = unsafe { rw.kiocb.submit(rw_type, rw.iter.as_raw()) };
     if ret == code::EIOCBQUEUED.to_errno() as isize {
         return None;

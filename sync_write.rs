@@ -202,10 +202,10 @@ pub(crate) fn run_worker(op: Arc<AioKiocb>) {
     // Our own reference (`req`) keeps the request alive while the waiter
     // holds the operation's.
     let raw = Arc::into_raw(op);
-    // SAFETY: The waiter is in the request, on no queue (its wake function
-    // took it off, or it never was on one), and lives as long as the
-    // operation's reference it takes over; nobody else uses `wait_pos`
-    // until the wake function runs.
+    // The waiter is on no queue: its wake function took it off, or it never
+    // was on one.
+    // SAFETY: The waiter lives in the request, as long as the operation's
+    // reference it takes over; `wait_pos` is ours until the wake function runs.
     let queued = unsafe {
         req.file()
             .fdatawait_range_async(state.wait_pos.as_ptr(), end, state.waiter.as_raw())

@@ -13,6 +13,8 @@ pub mod read_passes;
 pub mod write_steps;
 
 #[cfg(test)]
+mod rng;
+#[cfg(test)]
 mod ring_index_tests;
 #[cfg(test)]
 mod poll_refs_tests;

@@ -1,4 +1,5 @@
 use crate::read_passes::*;
+use crate::rng::Rng;
 
 const EAGAIN: isize = -11;
 const EIO: isize = -5;
@@ -30,21 +31,6 @@ fn results() {
     assert_eq!(read_result(100, 0), 100);
     assert_eq!(read_result(100, 50), 150);
     assert_eq!(read_result(100, EAGAIN), 100);
-}
-
-/// A tiny deterministic generator, so that the test needs no crate.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
 }
 
 /// Drives the passes as `retry.rs` does against a file of `size` bytes

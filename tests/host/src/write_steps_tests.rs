@@ -1,3 +1,4 @@
+use crate::rng::Rng;
 use crate::write_steps::*;
 
 const EAGAIN: isize = -11;
@@ -20,17 +21,6 @@ fn copy_passes() {
 fn results() {
     assert_eq!(write_result(4096, 0), 4096);
     assert_eq!(write_result(4096, EIO), EIO);
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
 }
 
 /// A file system that has room for `room` bytes, and whose `IOCB_NOWAIT`
