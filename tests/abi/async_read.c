@@ -64,31 +64,6 @@ static void cold(void)
 	CHECK(n == 0, "the file is out of the page cache (%ld pages left)", n);
 }
 
-static void prep(struct iocb *cb, int op, void *buf, size_t len, off_t off)
-{
-	memset(cb, 0, sizeof(*cb));
-	cb->aio_lio_opcode = op;
-	cb->aio_fildes = fd;
-	cb->aio_buf = (uintptr_t)buf;
-	cb->aio_nbytes = len;
-	cb->aio_offset = off;
-	cb->aio_data = (uintptr_t)cb;
-}
-
-static long reap(int n, struct io_event *ev)
-{
-	int got = 0;
-
-	while (got < n) {
-		long r = io_getevents(ctx, 1, n - got, ev + got, NULL);
-
-		if (r <= 0)
-			return r < 0 ? -errno : got;
-		got += r;
-	}
-	return got;
-}
-
 static int same_as_pread(const unsigned char *buf, long res, size_t len, off_t off)
 {
 	unsigned char *want = malloc(len ? len : 1);
@@ -111,7 +86,7 @@ static void test_submit_does_not_wait(void)
 
 	cold();
 	for (i = 0; i < NR; i++) {
-		prep(&cbs[i], IOCB_CMD_PREAD, bufs[i], 4096, (off_t)i << 20);
+		prep_rw(&cbs[i], IOCB_CMD_PREAD, fd, bufs[i], 4096, (off_t)i << 20);
 		list[i] = &cbs[i];
 	}
 	CHECK_RET(io_submit(ctx, NR, list), NR, "io_submit of 32 cold reads");
@@ -120,7 +95,7 @@ static void test_submit_does_not_wait(void)
 		CHECK(early == 0, "ours: no read had completed when io_submit returned (got %ld)", early);
 	else
 		CHECK(early == NR, "C: every read completed inside io_submit (got %ld)", early);
-	r = early < 0 ? early : early + reap(NR - early, ev + early);
+	r = early < 0 ? early : early + reap_n(ctx, NR - early, ev + early);
 	CHECK_RET(r, NR, "all 32 events arrive");
 	for (i = 0; i < r && i < NR; i++) {
 		struct iocb *cb = (struct iocb *)(uintptr_t)ev[i].data;
@@ -149,11 +124,11 @@ static void test_ranges(void)
 	cold();
 	for (i = 0; i < n; i++) {
 		bufs[i] = malloc(cases[i].len + 1);
-		prep(&cbs[i], IOCB_CMD_PREAD, bufs[i], cases[i].len, cases[i].off);
+		prep_rw(&cbs[i], IOCB_CMD_PREAD, fd, bufs[i], cases[i].len, cases[i].off);
 		list[i] = &cbs[i];
 	}
 	CHECK_RET(io_submit(ctx, n, list), n, "io_submit of 10 cold ranges");
-	r = reap(n, ev);
+	r = reap_n(ctx, n, ev);
 	CHECK_RET(r, n, "every range gets its event");
 	for (i = 0; i < r; i++) {
 		struct iocb *cb = (struct iocb *)(uintptr_t)ev[i].data;
@@ -189,9 +164,9 @@ static void test_vectored(void)
 		p += iov[i].iov_len;
 	}
 	cold();
-	prep(&cb, IOCB_CMD_PREADV, iov, 64, (9 << 20) + 3);
+	prep_rw(&cb, IOCB_CMD_PREADV, fd, iov, 64, (9 << 20) + 3);
 	CHECK_RET(io_submit(ctx, 1, list), 1, "io_submit of a 64-segment PREADV");
-	CHECK_RET(reap(1, &ev), 1, "its event arrives");
+	CHECK_RET(reap_n(ctx, 1, &ev), 1, "its event arrives");
 	ok = same_as_pread(flat, ev.res, total, (9 << 20) + 3);
 	CHECK(ok, "PREADV res %lld and data as pread of %zu bytes", (long long)ev.res, total);
 	free(flat);
@@ -206,14 +181,14 @@ static void test_cancel(void)
 	long r;
 
 	cold();
-	prep(&cb, IOCB_CMD_PREAD, buf, 4096, (11 << 20) + 4096);
+	prep_rw(&cb, IOCB_CMD_PREAD, fd, buf, 4096, (11 << 20) + 4096);
 	CHECK_RET(io_submit(ctx, 1, list), 1, "io_submit of a cold read");
 	r = sysret(syscall(__NR_io_cancel, ctx, &cb, &res));
 	if (ours)
 		CHECK(r == -EINPROGRESS, "ours: io_cancel of the waiting read: %ld, want -EINPROGRESS", r);
 	else
 		CHECK(r == -EINVAL, "C: io_cancel finds nothing to cancel: %ld, want -EINVAL", r);
-	CHECK_RET(reap(1, &ev), 1, "one event");
+	CHECK_RET(reap_n(ctx, 1, &ev), 1, "one event");
 	if (ours)
 		CHECK(ev.res == -ECANCELED, "ours: the event says ECANCELED (res %lld)", (long long)ev.res);
 	else
@@ -234,7 +209,7 @@ static void test_destroy_and_exit(void)
 	cold();
 	CHECK_RET(io_setup(NR, &c2), 0, "io_setup of a second context");
 	for (i = 0; i < NR; i++) {
-		prep(&cbs[i], IOCB_CMD_PREAD, bufs[i], 4096, ((off_t)i << 20) + 8192);
+		prep_rw(&cbs[i], IOCB_CMD_PREAD, fd, bufs[i], 4096, ((off_t)i << 20) + 8192);
 		list[i] = &cbs[i];
 	}
 	CHECK_RET(io_submit(c2, NR, list), NR, "io_submit of 32 cold reads");
@@ -247,7 +222,7 @@ static void test_destroy_and_exit(void)
 		if (io_setup(NR, &c2))
 			_exit(2);
 		for (i = 0; i < NR; i++)
-			prep(&cbs[i], IOCB_CMD_PREAD, bufs[i], 4096, ((off_t)i << 20) + 16384);
+			prep_rw(&cbs[i], IOCB_CMD_PREAD, fd, bufs[i], 4096, ((off_t)i << 20) + 16384);
 		_exit(io_submit(c2, NR, list) == NR ? 0 : 3);
 	}
 	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,

@@ -49,31 +49,6 @@ static int check(const unsigned char *buf, size_t len, off_t off, unsigned seed)
 	return 1;
 }
 
-static void prep(struct iocb *cb, int fd, int op, void *buf, size_t len, off_t off)
-{
-	memset(cb, 0, sizeof(*cb));
-	cb->aio_lio_opcode = op;
-	cb->aio_fildes = fd;
-	cb->aio_buf = (uintptr_t)buf;
-	cb->aio_nbytes = len;
-	cb->aio_offset = off;
-	cb->aio_data = (uintptr_t)cb;
-}
-
-static long reap(int n, struct io_event *ev)
-{
-	int got = 0;
-
-	while (got < n) {
-		long r = io_getevents(ctx, 1, n - got, ev + got, NULL);
-
-		if (r <= 0)
-			return r < 0 ? -errno : got;
-		got += r;
-	}
-	return got;
-}
-
 static unsigned char *aligned(size_t len)
 {
 	void *p = NULL;
@@ -98,7 +73,7 @@ static int batch(int fd, int op, unsigned char *bufs, int n, off_t stride,
 	int i, good = 0;
 
 	for (i = 0; i < n; i++) {
-		prep(&cbs[i], fd, op, bufs + (size_t)i * BS, BS, (off_t)i * stride);
+		prep_rw(&cbs[i], op, fd, bufs + (size_t)i * BS, BS, (off_t)i * stride);
 		list[i] = &cbs[i];
 	}
 	r = io_submit(ctx, n, list);
@@ -113,7 +88,7 @@ static int batch(int fd, int op, unsigned char *bufs, int n, off_t stride,
 		CHECK(early >= n - tags,
 		      "C: io_submit waited for tags: at least %d of the %d %s had completed (%ld had)",
 		      n - tags, n, what, early);
-	r = early < 0 ? early : early + reap(n - early, ev + early);
+	r = early < 0 ? early : early + reap_n(ctx, n - early, ev + early);
 	CHECK(r == n, "all %d events of the %s arrive (%ld)", n, what, r);
 	for (i = 0; i < r && i < n; i++)
 		good += ev[i].res == BS;
@@ -165,12 +140,12 @@ static void test_user_nowait(const char *dev)
 	if (fd < 0 || !bufs)
 		return;
 	for (i = 0; i < 9; i++) {
-		prep(&cbs[i], fd, IOCB_CMD_PREAD, bufs + (size_t)i * BS, BS, (off_t)i * 2 * BS);
+		prep_rw(&cbs[i], IOCB_CMD_PREAD, fd, bufs + (size_t)i * BS, BS, (off_t)i * 2 * BS);
 		list[i] = &cbs[i];
 	}
 	cbs[8].aio_rw_flags = RWF_NOWAIT;
 	CHECK_RET(io_submit(ctx, 9, list), 9, "io_submit of 8 reads and one RWF_NOWAIT read");
-	r = reap(9, ev);
+	r = reap_n(ctx, 9, ev);
 	CHECK_RET(r, 9, "9 events");
 	for (i = 0; i < r; i++) {
 		if ((struct iocb *)(uintptr_t)ev[i].data == &cbs[8])
@@ -199,7 +174,7 @@ static void test_destroy_and_exit(const char *dev)
 		return;
 	CHECK_RET(io_setup(NR, &c2), 0, "io_setup of a second context");
 	for (i = 0; i < NR; i++) {
-		prep(&cbs[i], fd, IOCB_CMD_PREAD, bufs + (size_t)i * BS, BS, (off_t)i * 2 * BS);
+		prep_rw(&cbs[i], IOCB_CMD_PREAD, fd, bufs + (size_t)i * BS, BS, (off_t)i * 2 * BS);
 		list[i] = &cbs[i];
 	}
 	CHECK_RET(io_submit(c2, NR, list), NR, "io_submit of 32 reads");

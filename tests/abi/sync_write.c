@@ -37,30 +37,11 @@ static void fill(unsigned char *buf, size_t len, off_t off, unsigned seed)
 		buf[i] = pattern(off + i, seed);
 }
 
-static void prep(struct iocb *cb, int fd, void *buf, size_t len, off_t off, int rw_flags)
+/* A write on fd with RWF_* flags rw_flags. */
+static void prep_write(struct iocb *cb, int fd, void *buf, size_t len, off_t off, int rw_flags)
 {
-	memset(cb, 0, sizeof(*cb));
-	cb->aio_lio_opcode = IOCB_CMD_PWRITE;
-	cb->aio_fildes = fd;
-	cb->aio_buf = (uintptr_t)buf;
-	cb->aio_nbytes = len;
-	cb->aio_offset = off;
+	prep_rw(cb, IOCB_CMD_PWRITE, fd, buf, len, off);
 	cb->aio_rw_flags = rw_flags;
-	cb->aio_data = (uintptr_t)cb;
-}
-
-static long reap(aio_context_t c, int n, struct io_event *ev)
-{
-	int got = 0;
-
-	while (got < n) {
-		long r = io_getevents(c, 1, n - got, ev + got, NULL);
-
-		if (r <= 0)
-			return r < 0 ? -errno : got;
-		got += r;
-	}
-	return got;
 }
 
 /*
@@ -157,7 +138,7 @@ static void batch(const char *name, int open_flags, int rw_flags, int extend)
 	}
 	for (i = 0; i < NR; i++) {
 		fill(bufs + (size_t)i * BS, BS, (off_t)i * 2 * BS, 7);
-		prep(&cbs[i], fd, bufs + (size_t)i * BS, BS, (off_t)i * 2 * BS, rw_flags);
+		prep_write(&cbs[i], fd, bufs + (size_t)i * BS, BS, (off_t)i * 2 * BS, rw_flags);
 		list[i] = &cbs[i];
 	}
 	r = io_submit(ctx, NR, list);
@@ -178,7 +159,7 @@ static void batch(const char *name, int open_flags, int rw_flags, int extend)
 	while (i < NR) {
 		struct io_event one;
 
-		if (reap(ctx, 1, &one) != 1)
+		if (reap_n(ctx, 1, &one) != 1)
 			break;
 		/* Checked at once: the event promises durability now. */
 		good += one.res == BS;
@@ -211,7 +192,7 @@ static void test_destroy_and_exit(void)
 	CHECK_RET(io_setup(NR, &c2), 0, "io_setup of a second context");
 	for (i = 0; i < NR; i++) {
 		fill(bufs + (size_t)i * BS, BS, (off_t)i * 2 * BS, 9);
-		prep(&cbs[i], fd, bufs + (size_t)i * BS, BS, (off_t)i * 2 * BS, 0);
+		prep_write(&cbs[i], fd, bufs + (size_t)i * BS, BS, (off_t)i * 2 * BS, 0);
 		list[i] = &cbs[i];
 	}
 	CHECK_RET(io_submit(c2, NR, list), NR, "io_submit of 32 O_DSYNC writes");
@@ -287,10 +268,10 @@ static void test_write_error(void)
 	phys = fd >= 0 ? physical(fd, 0) : -1;
 	CHECK(phys >= 0 && set_badblocks('+', phys), "the first block's sectors made bad (at %lld)",
 	      (long long)phys);
-	prep(&cbs[0], fd, buf[0], BS, 0, 0);
-	prep(&cbs[1], fd, buf[1], BS, 64 * BS, 0);
+	prep_write(&cbs[0], fd, buf[0], BS, 0, 0);
+	prep_write(&cbs[1], fd, buf[1], BS, 64 * BS, 0);
 	CHECK_RET(io_submit(ctx, 2, list), 2, "io_submit of a write to the bad block and a good one");
-	CHECK_RET(reap(ctx, 2, ev), 2, "two events");
+	CHECK_RET(reap_n(ctx, 2, ev), 2, "two events");
 	for (int i = 0; i < 2; i++) {
 		if ((struct iocb *)(uintptr_t)ev[i].data == &cbs[0])
 			bad_res = ev[i].res;
@@ -335,8 +316,8 @@ static void test_rlimit(void)
 		fd = open(path, O_CREAT | O_TRUNC | O_RDWR | O_DSYNC, 0600);
 		if (fd < 0 || setrlimit(RLIMIT_FSIZE, &rl) || io_setup(4, &c2))
 			_exit(10);
-		prep(&cbs[0], fd, buf, BS, 0, 0);
-		prep(&cbs[1], fd, buf, BS, 512 << 10, 0);
+		prep_write(&cbs[0], fd, buf, BS, 0, 0);
+		prep_write(&cbs[1], fd, buf, BS, 512 << 10, 0);
 		if (io_submit(c2, 2, list) != 2)
 			_exit(11);
 		early = io_getevents(c2, 0, 2, ev, &zero);

@@ -62,6 +62,19 @@ static TAP_UNUSED long sysret(long r)
 		  __e, __e < 0 ? strerror(-__e) : "ok");		\
 } while (0)
 
+/* An iocb for op on fd; aio_data is the iocb's address, for the reaper. */
+static TAP_UNUSED void prep_rw(struct iocb *cb, int op, int fd, void *buf,
+			       size_t len, off_t off)
+{
+	memset(cb, 0, sizeof(*cb));
+	cb->aio_lio_opcode = op;
+	cb->aio_fildes = fd;
+	cb->aio_buf = (uintptr_t)buf;
+	cb->aio_nbytes = len;
+	cb->aio_offset = off;
+	cb->aio_data = (uintptr_t)cb;
+}
+
 static TAP_UNUSED long io_setup(unsigned nr, aio_context_t *ctxp)
 {
 	return sysret(syscall(__NR_io_setup, nr, ctxp));
@@ -86,6 +99,21 @@ static TAP_UNUSED long io_getevents(aio_context_t ctx, long min_nr, long nr,
 			 struct io_event *ev, struct timespec *ts)
 {
 	return sysret(syscall(__NR_io_getevents, ctx, min_nr, nr, ev, ts));
+}
+
+/* Waits for n events of ctx into ev: n, fewer if none came, or -errno. */
+static TAP_UNUSED long reap_n(aio_context_t ctx, int n, struct io_event *ev)
+{
+	int got = 0;
+
+	while (got < n) {
+		long r = io_getevents(ctx, 1, n - got, ev + got, NULL);
+
+		if (r <= 0)
+			return r < 0 ? r : got;
+		got += r;
+	}
+	return got;
 }
 
 struct aio_sigset {
