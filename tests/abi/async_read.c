@@ -6,9 +6,13 @@
  * on purpose: C reads inside io_submit, ours returns before the device does
  * (README, "Deliberate differences"); the point says which it expects.
  *
+ * Lifetime: hole punch, truncate, fork and memory pressure while the reads
+ * wait leave every iocb exactly one event with the data a pread would give.
+ *
  * Usage: async_read DIR IMPL   (DIR on the slow device, IMPL rust or c)
  */
 #include "tap.h"
+#include <linux/falloc.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -229,10 +233,260 @@ static void test_destroy_and_exit(void)
 	      "a process exits with 32 cold reads pending");
 }
 
+/* 32 cold reads, one per MiB at `skew` into it, in one io_submit on ctx. */
+static void submit_cold(unsigned char (*bufs)[4096], struct iocb *cbs, off_t skew,
+			const char *what)
+{
+	/* The mapped ring's header: id, nr, head, tail. */
+	volatile unsigned *ring = (volatile unsigned *)(uintptr_t)ctx;
+	struct iocb *list[NR];
+	unsigned ready;
+	char name[128];
+
+	cold();
+	for (int i = 0; i < NR; i++) {
+		memset(bufs[i], 0xa5, 4096);
+		prep_rw(&cbs[i], IOCB_CMD_PREAD, fd, bufs[i], 4096, ((off_t)i << 20) + skew);
+		list[i] = &cbs[i];
+	}
+	snprintf(name, sizeof(name), "io_submit of 32 cold reads, then %s", what);
+	CHECK_RET(io_submit(ctx, NR, list), NR, name);
+	ready = ring[3] - ring[2];
+	if (ours)
+		CHECK(ready == 0, "ours: the reads are waiting (%u events in the ring)", ready);
+	else
+		CHECK(ready == NR, "C: the reads were done in io_submit (%u events)", ready);
+}
+
+static int all_zero(const unsigned char *p, size_t len)
+{
+	return len == 0 || (p[0] == 0 && !memcmp(p, p + 1, len - 1));
+}
+
+static int is_pattern(const unsigned char *p, size_t len, off_t off)
+{
+	for (size_t i = 0; i < len; i++)
+		if (p[i] != pattern(off + i))
+			return 0;
+	return 1;
+}
+
+/*
+ * Reaps the 32 reads of submit_cold(): exactly one event each, none after.
+ * `bad` says whether an event is wrong for its iocb; returns how many were.
+ */
+static int reap_each_once(struct iocb *cbs, int (*bad)(const struct io_event *, off_t),
+			  const char *what)
+{
+	struct io_event ev[NR + 1];
+	int seen[NR] = { 0 }, once = 0, wrong = 0;
+	long r = reap_n(ctx, NR, ev);
+
+	CHECK_RET(r, NR, what);
+	for (int i = 0; i < r; i++) {
+		struct iocb *cb = (struct iocb *)(uintptr_t)ev[i].data;
+		long k = cb - cbs;
+
+		if (k < 0 || k >= NR || seen[k]++)
+			continue;
+		once++;
+		if (bad(&ev[i], cb->aio_offset)) {
+			wrong++;
+			printf("# read at %lld: res %lld\n", (long long)cb->aio_offset,
+			       (long long)ev[i].res);
+		}
+	}
+	CHECK(once == NR, "one event for each of the 32 iocbs (%d)", once);
+	r = io_getevents(ctx, 0, 1, ev, &(struct timespec){ 0, 20000000 });
+	CHECK_RET(r, 0, "and no event more");
+	return wrong;
+}
+
+static void restore(off_t from, off_t to)
+{
+	static unsigned char buf[1 << 20];
+	off_t off;
+
+	for (off = from; off < to; off += sizeof(buf)) {
+		for (size_t i = 0; i < sizeof(buf); i++)
+			buf[i] = pattern(off + i);
+		if (pwrite(fd, buf, sizeof(buf), off) != sizeof(buf))
+			break;
+	}
+	CHECK(off >= to, "rewrite bytes %lld..%lld of the file", (long long)from, (long long)to);
+}
+
+static unsigned char lbufs[NR][4096];
+static struct iocb lcbs[NR];
+
+/* A punched page reads as zeros, or as before if the read came first. */
+static int bad_after_punch(const struct io_event *ev, off_t off)
+{
+	const unsigned char *p = lbufs[(off >> 20) & (NR - 1)];
+
+	if (ev->res != 4096)
+		return 1;
+	if (off < (FILE_SIZE / 2) && all_zero(p, 4096))
+		return 0;
+	return !is_pattern(p, 4096, off);
+}
+
+/* Hole punch over half of the reads while they wait for the device. */
+static void test_punch_hole(void)
+{
+	int r;
+
+	submit_cold(lbufs, lcbs, 24576, "punch a hole over the first 16");
+	r = fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, FILE_SIZE / 2);
+	CHECK(r == 0, "fallocate(PUNCH_HOLE) of the first 16 MiB: %s", r ? strerror(errno) : "ok");
+	r = reap_each_once(lcbs, bad_after_punch, "32 events after the hole punch");
+	CHECK(r == 0, "each read has 4096 bytes, the file's or (punched) zeros (%d wrong)", r);
+	restore(0, FILE_SIZE / 2);
+}
+
+/* Past the new EOF a read returns 0, or the old data if it came first. */
+static int bad_after_truncate(const struct io_event *ev, off_t off)
+{
+	const unsigned char *p = lbufs[(off >> 20) & (NR - 1)];
+
+	if (off >= (FILE_SIZE / 2) && ev->res == 0)
+		return 0;
+	return ev->res != 4096 || !is_pattern(p, 4096, off);
+}
+
+/* Truncate to half while the reads wait for the device. */
+static void test_truncate(void)
+{
+	int r;
+
+	submit_cold(lbufs, lcbs, 32768, "truncate the file to 16 MiB");
+	r = ftruncate(fd, FILE_SIZE / 2);
+	CHECK(r == 0, "ftruncate to 16 MiB: %s", r ? strerror(errno) : "ok");
+	r = reap_each_once(lcbs, bad_after_truncate, "32 events after the truncate");
+	CHECK(r == 0, "below EOF 4096 bytes of the file, past it 0 or the old data (%d wrong)", r);
+	CHECK(ftruncate(fd, FILE_SIZE) == 0, "ftruncate back to 32 MiB");
+	restore(FILE_SIZE / 2, FILE_SIZE);
+}
+
+static int bad_read(const struct io_event *ev, off_t off)
+{
+	return ev->res != 4096 || !is_pattern(lbufs[(off >> 20) & (NR - 1)], 4096, off);
+}
+
+/*
+ * fork() while the reads wait: the child does not inherit the context (C
+ * never copies the ring mapping, and looks contexts up by mm), and the
+ * data lands in the parent's buffers, which fork made copy-on-write.
+ */
+static void test_fork(void)
+{
+	pid_t pid;
+	int st = -1, r;
+
+	submit_cold(lbufs, lcbs, 40960, "fork");
+	pid = fork();
+	if (pid == 0) {
+		struct io_event ev;
+
+		if (io_getevents(ctx, 0, 1, &ev, &(struct timespec){ 0, 0 }) != -EINVAL)
+			_exit(2);
+		_exit(io_destroy(ctx) == -EINVAL ? 0 : 3);
+	}
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	      "the child finds no context (io_getevents and io_destroy: EINVAL; status %#x)", st);
+	r = reap_each_once(lcbs, bad_read, "the parent's 32 events after fork");
+	CHECK(r == 0, "each read has 4096 bytes of the file in the parent's buffer (%d wrong)", r);
+}
+
+static long meminfo(const char *key)
+{
+	char line[128];
+	long kb = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, strlen(key)))
+			kb = atol(line + strlen(key));
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+static long read_long(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long n = -1;
+
+	if (f) {
+		if (fscanf(f, "%ld", &n) != 1)
+			n = -1;
+		fclose(f);
+	}
+	return n;
+}
+
+static int write_long(const char *path, long val)
+{
+	FILE *f = fopen(path, "w");
+	int ok = f && fprintf(f, "%ld\n", val) > 0;
+
+	if (f && fclose(f))
+		ok = 0;
+	return ok;
+}
+
+/* Pages scanned by reclaim so far, kswapd's and direct (/proc/vmstat). */
+static long reclaim_scans(void)
+{
+	char key[64];
+	long val, n = 0;
+	FILE *f = fopen("/proc/vmstat", "r");
+
+	while (f && fscanf(f, "%63s %ld", key, &val) == 2)
+		if (!strcmp(key, "pgscan_kswapd") || !strcmp(key, "pgscan_direct"))
+			n += val;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+#define MIN_FREE "/proc/sys/vm/min_free_kbytes"
+
+/*
+ * Memory pressure without filling memory (which takes minutes on a TCG
+ * debug guest): min_free_kbytes raised to 64 MiB below what is free, so
+ * that kswapd reclaims the page cache while the reads wait, and allocations
+ * still succeed above the min watermark.  The caches are dropped too.
+ */
+static void test_memory_pressure(void)
+{
+	long free_kb = meminfo("MemFree:"), orig = read_long(MIN_FREE);
+	long scans = reclaim_scans(), r;
+
+	CHECK(free_kb > (128 << 10) && orig > 0, "MemFree %ld kB, min_free_kbytes %ld",
+	      free_kb, orig);
+	CHECK(write_long(MIN_FREE, free_kb - (64 << 10)), "min_free_kbytes set to %ld",
+	      free_kb - (64 << 10));
+	submit_cold(lbufs, lcbs, 49152, "drop the caches under raised watermarks");
+	r = write_long("/proc/sys/vm/drop_caches", 3);
+	CHECK(r, "drop_caches while the reads wait");
+	r = reap_each_once(lcbs, bad_read, "32 events under memory pressure");
+	CHECK(r == 0, "each read has 4096 bytes of the file (%ld wrong)", r);
+	r = reclaim_scans() - scans;
+	CHECK(r > 0, "reclaim scanned %ld pages meanwhile", r);
+	CHECK(write_long(MIN_FREE, orig), "min_free_kbytes back to %ld", orig);
+}
+
+static long aio_nr(void)
+{
+	return read_long("/proc/sys/fs/aio-nr");
+}
+
 int main(int argc, char **argv)
 {
 	char path[512];
 	unsigned char *buf;
+	long nr_before;
 	off_t off;
 
 	if (argc < 3) {
@@ -261,6 +515,13 @@ int main(int argc, char **argv)
 	test_vectored();
 	test_cancel();
 	test_destroy_and_exit();
+	nr_before = aio_nr();
+	test_punch_hole();
+	test_truncate();
+	test_fork();
+	test_memory_pressure();
+	CHECK(aio_nr() == nr_before, "aio-nr as before the lifetime tests (%ld, was %ld)",
+	      aio_nr(), nr_before);
 
 	io_destroy(ctx);
 	close(fd);
