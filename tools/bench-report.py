@@ -178,7 +178,8 @@ def main():
     for name, keys in (("wakeups", ("wakeups_per_event", "voluntary_switches", "events")),
                        ("submit_latency", ("submit_p50_us", "submit_p99_us", "submit_max_us", "iops")),
                        ("syscall_cost", ("null_syscall_ns", "getevents_empty_ns", "submit_einval_ns",
-                                         "read_roundtrip_ns", "read_user_reap_ns"))):
+                                         "read_roundtrip_ns", "read_user_reap_ns", "cached_read_ns",
+                                         "direct_read_ns"))):
         for kernel in ("rust", "c"):
             rows = [m for m in micro if m["measure"] == name and m["kernel"] == kernel]
             if rows:
@@ -231,7 +232,9 @@ def main():
             print(f"  {name:>4}: ns per call: getppid {f(c['null_syscall_ns'])}, io_getevents on an empty ring "
                   f"{f(c['getevents_empty_ns'])}, io_submit failing EINVAL {f(c['submit_einval_ns'])}, "
                   f"1-byte read submit+reap {f(c['read_roundtrip_ns'])} "
-                  f"(reaped in user space: {f(c['read_user_reap_ns'])})")
+                  f"(reaped in user space: {f(c['read_user_reap_ns'])}), "
+                  f"4k page-cache hit of an ext4 file {f(c['cached_read_ns'])}, "
+                  f"4k O_DIRECT read of null_blk {f(c['direct_read_ns'])}")
 
     bmed, btable = buffered_table(braw, env, ratio, f)
     results = {"environment": env, "raw_fio": raw, "raw_micro": micro,
@@ -281,6 +284,7 @@ def buffered_table(braw, env, ratio, f):
           f"{env.get('lat_us', '?')} us per request")
     hdr = (f"{'cell':<48} | {'ours':>7} {'C':>7} {'io_uring':>8} | {'ours/C':>6} {'ours/uring':>10}"
            f" {'control':>7} | {'slat p50 ours':>13} {'C':>6} | {'slat p99 ours':>13} {'C':>7}"
+           f" {'io_uring':>8}"
            f" | {'cpu% ours':>9} {'C':>4}")
     print(hdr)
     print("-" * len(hdr))
@@ -294,12 +298,13 @@ def buffered_table(braw, env, ratio, f):
                    control=ratio(ctl.get("iops"), uring.get("iops")),
                    slat_p50_ours=ours.get("slat_p50_us"), slat_p50_c=c_aio.get("slat_p50_us"),
                    slat_p99_ours=ours.get("slat_p99_us"), slat_p99_c=c_aio.get("slat_p99_us"),
+                   slat_p99_io_uring=uring.get("slat_p99_us"),
                    cpu_ours=ours.get("cpu"), cpu_c=c_aio.get("cpu"))
         btable.append(row)
         print(f"{what:<48} | {f(row['iops_ours']):>7} {f(row['iops_c']):>7} {f(row['iops_io_uring']):>8}"
               f" | {f(row['ours_over_c'], '{:.2f}'):>6} {f(row['ours_over_io_uring'], '{:.2f}'):>10}"
               f" {f(row['control'], '{:.2f}'):>7} | {f(row['slat_p50_ours']):>13} {f(row['slat_p50_c']):>6}"
-              f" | {f(row['slat_p99_ours']):>13} {f(row['slat_p99_c']):>7}"
+              f" | {f(row['slat_p99_ours']):>13} {f(row['slat_p99_c']):>7} {f(row['slat_p99_io_uring']):>8}"
               f" | {f(row['cpu_ours']):>9} {f(row['cpu_c']):>4}")
     return bmed, btable
 
@@ -310,6 +315,9 @@ def smoke_check(d, med, micro_med, bmed):
               for k, e in SERIES + [CONTROL]]
     checks += [(f"{name} {kernel}", f"{name}_{kernel}" in micro_med)
                for name in ("wakeups", "submit_latency", "syscall_cost") for kernel in ("rust", "c")]
+    checks += [(f"syscall_cost {path} {kernel}",
+                micro_med.get(f"syscall_cost_{kernel}", {}).get(f"{path}_ns") is not None)
+               for path in ("cached_read", "direct_read") for kernel in ("rust", "c")]
     checks += [(f"buffered {cell} {label(k, e)}", bool(bmed.get((cell, k, e), {}).get("iops")))
                for cell, _ in BCELLS for k, e in BSERIES]
     checks.append(("plot", os.path.getsize(os.path.join(d, "iops.png")) > 0

@@ -89,7 +89,7 @@ if [ "${BUFFERED:-0}" = 1 ]; then
 	bcell cold-rand-qd32-lat lat 1 randread 4k 32
 	bcell dsync-qd32-lat lat 1 randwrite 4k 32 --sync=dsync
 	bcell dsync-qd32-vda vda 1 randwrite 4k 32 --sync=dsync
-	bcell warm-rand-qd32-vda vda 0 randread 4k 32
+	bcell warm-rand-qd32-vda vda 0 randread 4k 32 --invalidate=0
 	bcell cold-seq128k-qd8-vda vda 1 read 128k 8
 	umount /tmp/b-vda /tmp/b-lat
 fi
@@ -98,11 +98,6 @@ if [ "${MICRO:-1}" = 0 ]; then
 	echo done >$O/complete
 	exit 0
 fi
-
-# What each AIO system call path costs (lookup, reaping, submit, a read
-# that completes inside io_submit), to locate differences.
-timeout -k 5 300 $B/syscall_cost "$COST_ITERATIONS" \
-	>$O/syscall_cost.json 2>$O/syscall_cost.log || rm -f $O/syscall_cost.json
 
 # Wake-ups per completion: a sleeper in io_getevents(min_nr=16, nr=32)
 # while reads complete one by one.
@@ -120,6 +115,13 @@ if mkfs.ext4 -q -F /dev/vda && mount -t ext4 /dev/vda /tmp/ext4; then
 	timeout -k 5 600 $B/submit_latency /tmp/ext4/cold "$LAT_READS" 32 \
 		>$O/submit_latency.json 2>$O/submit_latency.log ||
 		rm -f $O/submit_latency.json
-	umount /tmp/ext4
 fi
+# What each AIO system call path costs (lookup, reaping, submit, a read
+# that completes inside io_submit, a page-cache hit of an ext4 file, an
+# O_DIRECT read of null_blk), to locate differences.
+cached=-
+[ -f /tmp/ext4/cold ] && cached=/tmp/ext4/cold
+timeout -k 5 300 $B/syscall_cost "$COST_ITERATIONS" $cached /dev/nullb0 \
+	>$O/syscall_cost.json 2>$O/syscall_cost.log || rm -f $O/syscall_cost.json
+mountpoint -q /tmp/ext4 && umount /tmp/ext4
 echo done >$O/complete

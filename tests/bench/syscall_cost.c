@@ -10,11 +10,16 @@
  *                     inside io_submit) plus the io_getevents that reaps it
  *   read_user_reap    the same read, reaped from the mapped ring by moving
  *                     head in user space: submission and completion only
+ *   cached_read       io_submit of a 4k buffered read of FILE, every page
+ *                     of which is in the page cache, plus its io_getevents:
+ *                     the page-cache hit of the buffered-read path
+ *   direct_read       io_submit of a 4k O_DIRECT read of DEV (null_blk,
+ *                     completing inside the submission) plus io_getevents
  *   null_syscall      getppid(), the floor
  * Prints one JSON object with nanoseconds per call: the fastest of 7 runs,
- * the least disturbed by a noisy host.
+ * the least disturbed by a noisy host.  The last two need their argument.
  *
- *   syscall_cost ITERATIONS
+ *   syscall_cost ITERATIONS [FILE [DEV]]
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -27,9 +32,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#define CACHED_PAGES 64
+
 static aio_context_t ctx;
-static int zero_fd;
+static int zero_fd, cached_fd = -1, direct_fd = -1;
 static char byte;
+static char page[4096] __attribute__((aligned(4096)));
+static unsigned next_page;
 
 static double now_ns(void)
 {
@@ -70,6 +79,32 @@ static void read_roundtrip(void)
 	if (syscall(__NR_io_submit, ctx, 1, &cbp) != 1 ||
 	    syscall(__NR_io_getevents, ctx, 1, 1, &ev, NULL) != 1 || ev.res != 1)
 		abort();
+}
+
+/* A 4k read of fd at off, submitted and reaped; aborts unless it is whole. */
+static void read_4k(int fd, off_t off)
+{
+	struct iocb cb = { 0 }, *cbp = &cb;
+	struct io_event ev;
+
+	cb.aio_lio_opcode = IOCB_CMD_PREAD;
+	cb.aio_fildes = fd;
+	cb.aio_buf = (uintptr_t)page;
+	cb.aio_nbytes = sizeof(page);
+	cb.aio_offset = off;
+	if (syscall(__NR_io_submit, ctx, 1, &cbp) != 1 ||
+	    syscall(__NR_io_getevents, ctx, 1, 1, &ev, NULL) != 1 || ev.res != sizeof(page))
+		abort();
+}
+
+static void cached_read(void)
+{
+	read_4k(cached_fd, (off_t)(next_page++ % CACHED_PAGES) * 4096);
+}
+
+static void direct_read(void)
+{
+	read_4k(direct_fd, (off_t)(next_page++ % CACHED_PAGES) * 4096);
 }
 
 struct ring_hdr {
@@ -126,6 +161,19 @@ static double cost(void (*fn)(void), long iterations)
 	return runs[0];
 }
 
+/* Opens FILE and reads it whole, so that its pages are in the page cache. */
+static int open_cached(const char *path)
+{
+	int fd = open(path, O_RDONLY);
+
+	for (int i = 0; fd >= 0 && i < CACHED_PAGES; i++)
+		if (pread(fd, page, sizeof(page), (off_t)i * 4096) != sizeof(page)) {
+			close(fd);
+			return -1;
+		}
+	return fd;
+}
+
 int main(int argc, char **argv)
 {
 	long n = argc > 1 ? atol(argv[1]) : 10000;
@@ -135,10 +183,19 @@ int main(int argc, char **argv)
 		perror("setup");
 		return 1;
 	}
+	if (argc > 2 && (cached_fd = open_cached(argv[2])) < 0)
+		perror(argv[2]);
+	if (argc > 3 && (direct_fd = open(argv[3], O_RDONLY | O_DIRECT)) < 0)
+		perror(argv[3]);
 	printf("{\"iterations\": %ld, \"null_syscall_ns\": %.0f, \"getevents_empty_ns\": %.0f, "
 	       "\"submit_einval_ns\": %.0f, \"read_roundtrip_ns\": %.0f, "
-	       "\"read_user_reap_ns\": %.0f}\n",
+	       "\"read_user_reap_ns\": %.0f",
 	       n, cost(null_syscall, n), cost(getevents_empty, n), cost(submit_einval, n),
 	       cost(read_roundtrip, n), cost(read_user_reap, n));
+	if (cached_fd >= 0)
+		printf(", \"cached_read_ns\": %.0f", cost(cached_read, n));
+	if (direct_fd >= 0)
+		printf(", \"direct_read_ns\": %.0f", cost(direct_read, n));
+	printf("}\n");
 	return 0;
 }
