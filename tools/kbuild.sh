@@ -1,15 +1,14 @@
 #!/bin/bash
-# Builds one kernel: tools/kbuild.sh {test|release|profile} {rust|c}
-# (profile: the release kernel plus perf events).
+# Builds one kernel: tools/kbuild.sh {test|release} {rust|c}
 # Prints the path (on the host) of the resulting vmlinux.  Incremental: the
 # patched tree and each build directory live in the cache and are reused;
 # the config is regenerated only when a fragment or a patch changes.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-flavour=${1:?test|release|profile}
+flavour=${1:?test|release}
 impl=${2:?rust|c}
-case $flavour in test|release|profile) ;; *) echo "bad flavour $flavour" >&2; exit 2;; esac
+case $flavour in test|release) ;; *) echo "bad flavour $flavour" >&2; exit 2;; esac
 case $impl in rust|c) ;; *) echo "bad impl $impl" >&2; exit 2;; esac
 
 "$SRC/tools/setup.sh"
@@ -66,11 +65,7 @@ flock -u 8
 # 2. The config: tinyconfig + fragments, regenerated when they change.
 out=build/out/$flavour-$impl
 mkdir -p "$ROOT/$out"
-case $flavour in
-profile) frags="configs/base.config configs/release.config configs/profile.config" ;;
-*) frags="configs/base.config configs/$flavour.config" ;;
-esac
-frags="$frags configs/impl-$impl.config"
+frags="configs/base.config configs/$flavour.config configs/impl-$impl.config"
 chash=$( (cd "$SRC" && cat $frags Kconfig; echo "$phash") | sha1sum | cut -c1-16)
 mk() { in_root make -C /build/linux O=/$out LLVM=1 -j"$JOBS" "$@"; }
 if [ "$(cat "$ROOT/$out/.aio-config" 2>/dev/null)" != "$chash" ]; then

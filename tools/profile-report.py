@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
 """Where the time of the AIO system calls goes, ours against C, from the
-call chains that tools/guest-profile.sh sampled on each profiling kernel.
+call chains that tools/guest-profile.sh sampled on each release kernel.
 
     profile-report.py RUST_RESULTS C_RESULTS
 
@@ -41,7 +41,7 @@ def demangle(sym):
             i += 1
     skip = {"kernel", "aio_core", "core", "bindings", "bindings_raw", "pin_init"}
     idents = [x for x in idents if x not in skip]
-    return "::".join(idents[:3]) if idents else sym
+    return "::".join(idents[-3:]) if idents else sym
 
 
 def samples(path):
@@ -74,7 +74,7 @@ def profile(path):
             hits = [i for i in range(entry) if pattern.search(chain[i])]
             if not hits:
                 continue
-            top = max(hits)
+            top = min(hits)
             per_call[name] += 1
             leaves[name][demangle(chain[0])] += 1
             callees[name][demangle(chain[top - 1]) if top > 0 else "(self)"] += 1
@@ -89,6 +89,9 @@ def main():
         print(f"== {w}")
         profs = {k: profile(os.path.join(d, w + ".txt.gz")) for k, d in dirs.items()
                  if os.path.exists(os.path.join(d, w + ".txt.gz"))}
+        if any(p[0] == 0 for p in profs.values()) or len(profs) < 2:
+            print(f"profile-report: no samples for {w} on some kernel", file=sys.stderr)
+            return 1
         for name, _ in SYSCALLS:
             line = [f"{k}: {100 * p[1][name] / max(p[0], 1):.1f}% of samples ({p[1][name]})"
                     for k, p in profs.items()]
