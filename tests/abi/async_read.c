@@ -413,27 +413,10 @@ static long meminfo(const char *key)
 	return kb;
 }
 
-static long read_long(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	long n = -1;
-
-	if (f) {
-		if (fscanf(f, "%ld", &n) != 1)
-			n = -1;
-		fclose(f);
-	}
-	return n;
-}
-
+/* tap.h's write_ulong(), as a truth value. */
 static int write_long(const char *path, long val)
 {
-	FILE *f = fopen(path, "w");
-	int ok = f && fprintf(f, "%ld\n", val) > 0;
-
-	if (f && fclose(f))
-		ok = 0;
-	return ok;
+	return write_ulong(path, (unsigned long)val) == 0;
 }
 
 /* Pages scanned by reclaim so far, kswapd's and direct (/proc/vmstat). */
@@ -477,7 +460,7 @@ static void restore_min_free_and_die(int sig)
  */
 static void test_memory_pressure(void)
 {
-	long free_kb = meminfo("MemFree:"), orig = read_long(MIN_FREE);
+	long free_kb = meminfo("MemFree:"), orig = (long)read_ulong(MIN_FREE);
 	long scans = reclaim_scans(), r;
 
 	CHECK(free_kb > (128 << 10) && orig > 0, "MemFree %ld kB, min_free_kbytes %ld",
@@ -506,7 +489,7 @@ static void test_memory_pressure(void)
 
 static long aio_nr(void)
 {
-	return read_long("/proc/sys/fs/aio-nr");
+	return (long)read_ulong("/proc/sys/fs/aio-nr");
 }
 
 int main(int argc, char **argv)
