@@ -118,9 +118,10 @@ fn setup(nr_events: u32, ctxp: UserPtr, compat: bool) -> Result {
 /// `io_destroy`.
 fn destroy(ctx_id: usize) -> Result {
     let ctx = table::lookup(ctx_id).ok_or(EINVAL)?;
-    table::current_contexts(false)?.ok_or(EINVAL)?.kill(&ctx)?;
+    let dying = table::current_contexts(false)?.ok_or(EINVAL)?.kill(&ctx)?;
+    drop(ctx);
     // The kernel must be done with user buffers before io_destroy returns.
-    ctx.wait_idle();
+    drop(dying);
     Ok(())
 }
 

@@ -11,14 +11,17 @@ use crate::ring::Ring;
 use crate::ring_index::{events_available, RingGeometry};
 use crate::slots::ReqSlots;
 use crate::waitbit::EventWaitQueue;
+use crate::worker::PoolShare;
 use core::ops::Deref;
+use core::ptr::NonNull;
 use kernel::bindings;
 use kernel::eventfd::EventFdCtx;
 use kernel::mm::Mm;
 use kernel::prelude::*;
 use kernel::sync::aref::ARef;
-use kernel::sync::atomic::{Acquire, Atomic, Full, Relaxed, Release};
-use kernel::sync::{new_mutex, new_spinlock_irq, Arc, Completion, Mutex, SpinLockIrq};
+use kernel::sync::atomic::{Atomic, Full, Relaxed};
+use kernel::sync::percpu_ref::PercpuRef;
+use kernel::sync::{new_mutex, new_spinlock_irq, rcu, Arc, Mutex, SpinLockIrq};
 use kernel::uaccess::UserPtr;
 
 /// An AIO context.
@@ -27,8 +30,8 @@ use kernel::uaccess::UserPtr;
 ///
 /// While the context is in its mm's table, `dead` is false and `user_id`
 /// is the address of the ring mapping that user space knows it by.
-/// `inflight` counts one reference for the live context, one per
-/// [`InflightRef`]; `idle` completes when it drops to zero.
+/// `users` counts one reference for the live context (until [`Self::kill`])
+/// and one per [`InflightRef`].
 #[pin_data]
 pub(crate) struct Kioctx {
     ring: Ring,
@@ -48,9 +51,10 @@ pub(crate) struct Kioctx {
     mmap_base: Atomic<usize>,
     mmap_size: Atomic<usize>,
     dead: Atomic<bool>,
-    inflight: Atomic<usize>,
+    /// What keeps `io_destroy` waiting: system calls on the context and
+    /// requests (fs/aio.c's `users` and `reqs`), per CPU.
     #[pin]
-    idle: Completion,
+    users: PercpuRef,
     /// Serialises the kernel-side consumers of the ring (`io_getevents`).
     #[pin]
     ring_lock: Mutex<()>,
@@ -62,6 +66,9 @@ pub(crate) struct Kioctx {
     /// The requests `io_cancel` can reach.
     #[pin]
     cancel: CancelList,
+    /// The context's share of the worker pool.
+    #[pin]
+    pool: PoolShare,
 }
 
 /// The producer side of the ring.
@@ -73,16 +80,33 @@ struct CompletionState {
     completed_events: u32,
 }
 
-/// A reference that keeps `io_destroy` (and `exit_aio`) waiting, held by
-/// each request.
-pub(crate) struct InflightRef(Arc<Kioctx>);
+/// A reference that keeps `io_destroy` (and `exit_aio`) waiting: held by a
+/// system call on the context (from its lookup) and by each request.  It
+/// writes only the current CPU's counter, and keeps the context alive
+/// without an `Arc`.
+///
+/// # Invariants
+///
+/// `self.0` points to a context, and this holds one reference of its
+/// `users`.  The context outlives it: whoever drops the last `Arc` of a
+/// context that lookups could find waits for `users` to be released first
+/// (`table::Dying`), and a context that was never published has no
+/// `InflightRef`.
+pub(crate) struct InflightRef(NonNull<Kioctx>);
 
-/// The same for an `io_submit` in progress, which holds the context already.
-pub(crate) struct Submitting<'a>(&'a Kioctx);
+// SAFETY: A reference to a `Kioctx` (`Send` and `Sync`) that any thread may
+// use and drop.
+unsafe impl Send for InflightRef {}
 
-impl Drop for Submitting<'_> {
-    fn drop(&mut self) {
-        self.0.put_inflight();
+// SAFETY: As above.
+unsafe impl Sync for InflightRef {}
+
+impl Clone for InflightRef {
+    fn clone(&self) -> Self {
+        // We hold a reference already.
+        self.users.get();
+        // INVARIANT: One more reference, for the copy.
+        Self(self.0)
     }
 }
 
@@ -90,13 +114,15 @@ impl Deref for InflightRef {
     type Target = Kioctx;
 
     fn deref(&self) -> &Kioctx {
-        &self.0
+        // SAFETY: The context outlives us (type invariant).
+        unsafe { self.0.as_ref() }
     }
 }
 
 impl Drop for InflightRef {
     fn drop(&mut self) {
-        self.0.put_inflight();
+        // SAFETY: The reference is ours (type invariant).
+        unsafe { self.users.put() };
     }
 }
 
@@ -122,8 +148,7 @@ impl Kioctx {
                 mmap_base: Atomic::new(0),
                 mmap_size: Atomic::new(0),
                 dead: Atomic::new(false),
-                inflight: Atomic::new(1),
-                idle <- Completion::new(),
+                users <- PercpuRef::new(GFP_KERNEL),
                 ring_lock <- new_mutex!((), "Kioctx::ring_lock"),
                 completion <- new_spinlock_irq!(
                     CompletionState { tail: 0, completed_events: 0 },
@@ -131,6 +156,7 @@ impl Kioctx {
                 ),
                 wait <- EventWaitQueue::new(c"Kioctx::wait", kernel::static_lock_class!()),
                 cancel <- CancelList::new(),
+                pool <- PoolShare::new(),
             }? Error),
             GFP_KERNEL,
         )
@@ -150,6 +176,10 @@ impl Kioctx {
 
     pub(crate) fn cancel_list(&self) -> &CancelList {
         &self.cancel
+    }
+
+    pub(crate) fn pool_share(&self) -> &PoolShare {
+        &self.pool
     }
 
     pub(crate) fn wait_queue(&self) -> &EventWaitQueue {
@@ -272,34 +302,14 @@ impl Kioctx {
         }
     }
 
-    /// Counts one more user that keeps `io_destroy` waiting; `false` once
-    /// the context is dead and idle.
-    fn try_get_inflight(&self) -> bool {
-        let mut cur = self.inflight.load(Relaxed);
-        while cur > 0 {
-            match self.inflight.cmpxchg(cur, cur + 1, Acquire) {
-                Ok(_) => return true,
-                Err(seen) => cur = seen,
-            }
-        }
-        false
-    }
-
-    /// A request's reference (see [`InflightRef`]).
-    pub(crate) fn get_inflight(self: &Arc<Self>) -> Option<InflightRef> {
-        self.try_get_inflight().then(|| InflightRef(self.clone()))
-    }
-
-    /// An `io_submit` call's reference (see [`Submitting`]).
-    pub(crate) fn start_submit(&self) -> Option<Submitting<'_>> {
-        self.try_get_inflight().then_some(Submitting(self))
-    }
-
-    /// Drops a reference of an [`InflightRef`] (or the context's own).
-    fn put_inflight(&self) {
-        if self.inflight.fetch_sub(1, Release) == 1 {
-            self.idle.complete_all();
-        }
+    /// A system call's reference, for a lookup that found the context under
+    /// `rcu` in its mm's table; `None` once the context was killed.
+    pub(crate) fn try_get_user(&self, rcu: &rcu::Guard) -> Option<InflightRef> {
+        // INVARIANT: Found in the table: the context was published, and its
+        // memory outlives the reference (see `InflightRef`).
+        self.users
+            .tryget_live_rcu(rcu)
+            .then(|| InflightRef(NonNull::from(self)))
     }
 
     /// Copies up to `max` events to `events` under the consumers' lock
@@ -325,7 +335,8 @@ impl Kioctx {
             // SAFETY: Called from a task of the context's own mm.
             unsafe { bindings::vm_munmap(self.mmap_base.load(Relaxed), size) };
         }
-        self.put_inflight();
+        // The context's own reference; lookups fail from now on.
+        self.users.kill();
     }
 
     /// Waits until nothing is in flight any more (after [`Self::kill`]).
@@ -334,6 +345,6 @@ impl Kioctx {
         // task (`retry.rs`): run it, or they would wait for us.  Work queued
         // after this is taken back for a worker, as the context is dead.
         kernel::current!().run_task_work();
-        self.idle.wait_for_completion();
+        self.users.wait_released();
     }
 }

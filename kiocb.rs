@@ -23,6 +23,7 @@ use crate::context::{InflightRef, Kioctx};
 use crate::fsync::{self, FsyncState};
 use crate::poll::{self, PollState};
 use crate::rw::{self, RwState};
+use crate::worker;
 use core::mem::MaybeUninit;
 use kernel::bindings;
 use kernel::error::to_result;
@@ -95,6 +96,12 @@ pub(crate) struct AioKiocb {
     cancel_links: ListLinks,
     #[pin]
     cancel_tracker: AtomicTracker,
+    /// The link on the context's list of requests waiting for their share
+    /// of the worker pool (`worker.rs`).
+    #[pin]
+    pool_links: ListLinks<POOL_LIST>,
+    #[pin]
+    pool_tracker: AtomicTracker<POOL_LIST>,
     /// What a driver registered with `kiocb_set_cancel_fn`.
     driver_cancel: SetOnce<CancelFn>,
     eventfd: Option<EventFdCtx>,
@@ -109,6 +116,14 @@ kernel::list::impl_list_arc_safe! {
 }
 kernel::list::impl_list_item! {
     impl ListItem<0> for AioKiocb { using ListLinks { self.cancel_links }; }
+}
+/// The list id of [`AioKiocb`]'s place on its context's pool list.
+pub(crate) const POOL_LIST: u64 = 1;
+kernel::list::impl_list_arc_safe! {
+    impl ListArcSafe<POOL_LIST> for AioKiocb { tracked_by pool_tracker: AtomicTracker<POOL_LIST>; }
+}
+kernel::list::impl_list_item! {
+    impl ListItem<POOL_LIST> for AioKiocb { using ListLinks { self.pool_links }; }
 }
 impl_has_work! {
     impl HasWork<Self> for AioKiocb { self.work }
@@ -162,6 +177,8 @@ impl AioKiocb {
             work <- new_work!("AioKiocb::work"),
             cancel_links <- ListLinks::new(),
             cancel_tracker <- AtomicTracker::new(),
+            pool_links <- ListLinks::new(),
+            pool_tracker <- AtomicTracker::new(),
             driver_cancel: SetOnce::new(),
             eventfd,
             file,
@@ -192,6 +209,11 @@ impl AioKiocb {
 
     pub(crate) fn ctx(&self) -> &Kioctx {
         &self.ctx
+    }
+
+    /// Another reference to the context, which may outlive the request.
+    pub(crate) fn ctx_ref(&self) -> InflightRef {
+        self.ctx.clone()
     }
 
     pub(crate) fn file(&self) -> &File {
@@ -284,7 +306,7 @@ impl WorkItem for AioKiocb {
         match this.op {
             Op::Fsync { .. } => fsync::run(this),
             Op::Poll => poll::run_work(this),
-            Op::Read { .. } | Op::Write { .. } => rw::run_worker(this),
+            Op::Read { .. } | Op::Write { .. } => worker::run(this, rw::run_worker),
         }
     }
 }

@@ -22,7 +22,8 @@
 //!    is dying, a kernel-thread submitter), or a file cannot wait
 //!    asynchronously (no `FOP_BUFFER_RASYNC`, or `-EAGAIN` even with
 //!    `IOCB_WAITQ`), the bounded worker pool (`worker.rs`) does a blocking
-//!    pass in the submitter's address space with its credentials.
+//!    pass in the submitter's address space with its credentials.  A file
+//!    without `IOCB_NOWAIT` skips step 1: all of its read is the pool's.
 //!
 //! The one event's `res` is what a synchronous `pread` of the range
 //! returns: the bytes of all passes, short at end of file, an error only if
@@ -102,19 +103,20 @@ impl ReadRetry {
 
 /// Whether a read of `file` with `kiocb`'s flags takes the path of this
 /// module: a buffered read of a regular file or a block device (files that
-/// wait for a device; a pipe or a socket may wait for ever, and keeps C's
-/// path) that supports `IOCB_NOWAIT`, which the user did not ask to fail
-/// rather than wait (`RWF_NOWAIT` gets its `-EAGAIN` event, as in C).
+/// wait for a device or a server; a pipe or a socket may wait for ever, and
+/// keeps C's path), which the user did not ask to fail rather than wait
+/// (`RWF_NOWAIT` gets its `-EAGAIN` event, as in C).
 ///
-/// Without `IOCB_NOWAIT` (tmpfs, 9p, FUSE, NFS), no attempt can tell a hit
-/// from a miss without blocking, so only the pool could read them; but the
-/// pool is shared, and a server that never answers (FUSE) would hold its
-/// workers for everyone.  Until the pool bounds each context's share, such
-/// files keep C's path.
+/// Without `IOCB_NOWAIT` (9p, FUSE, NFS opened for writing), no attempt can
+/// tell a hit from a miss without blocking: the whole read goes to the pool,
+/// within its context's share, if the file's pages have a backing store
+/// that it may wait for (a device or a server).  Files without one (tmpfs,
+/// whose pages are in memory, swap aside; procfs, sysfs; FunctionFS, whose
+/// reads wait for a USB host and are cancelled by its driver) keep C's path.
 pub(crate) fn eligible(file: &File, kiocb_flags: i32) -> bool {
     kiocb_flags & (flags::DIRECT | flags::NOWAIT) == 0
         && (file.is_regular() || file.is_block_device())
-        && file.supports_nowait()
+        && (file.supports_nowait() || file.mapping_can_writeback())
 }
 
 /// The operation's reference of a buffered read (see the module
@@ -184,6 +186,10 @@ impl ReadOp {
 pub(crate) fn start(op: Arc<AioKiocb>) {
     // INVARIANT: The request is not submitted yet.
     let op = ReadOp(op);
+    if !op.0.file().supports_nowait() {
+        // No attempt can avoid blocking (`eligible`).
+        return go_async(op);
+    }
     let state = op.rw().iter().save_state();
     let left = op.rw().iter().count();
     op.update_flags(flags::NOWAIT, 0);

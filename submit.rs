@@ -2,10 +2,11 @@
 
 //! `io_submit` (fs/aio.c's `io_submit` and `io_submit_one`): the iocbs are
 //! read and submitted one by one; a partial submission returns how many
-//! were queued, an error only if the first one failed.
+//! were queued, an error only if the first one failed.  Their pointers are
+//! read a batch at a time (fs/aio.c: one `get_user` each).
 
 use crate::abi::{Iocb, IOCB_FLAG_RESFD, IOCB_KEY_OFFSET, KIOCB_KEY};
-use crate::context::{InflightRef, Kioctx};
+use crate::context::InflightRef;
 use crate::kiocb::{AioKiocb, Op, UninitKiocb};
 use crate::table::lookup;
 use kernel::bindings;
@@ -13,12 +14,54 @@ use kernel::eventfd::EventFdCtx;
 use kernel::ffi::c_long;
 use kernel::fs::LocalFile;
 use kernel::prelude::*;
-use kernel::sync::Arc;
 use kernel::types::Opaque;
 use kernel::uaccess::{UserPtr, UserSlice};
 
 /// fs/aio.c's `AIO_PLUG_THRESHOLD`.
 const AIO_PLUG_THRESHOLD: usize = 2;
+
+/// Iocb pointers read from user space in one copy.
+const PTR_BATCH: usize = 16;
+
+/// Reads the iocb pointers `first..first + out.len()` of the array at
+/// `iocbpp` into `out`: in one copy, or, if that faults, one at a time up to
+/// the first that faults, so that the iocbs before it are submitted as in
+/// fs/aio.c.  Returns how many were read.
+fn read_iocb_ptrs(iocbpp: UserPtr, first: usize, out: &mut [usize], compat: bool) -> usize {
+    let ptr_size = if compat { 4 } else { 8 };
+    let mut bytes = [0u8; PTR_BATCH * 8];
+    let bytes = &mut bytes[..out.len() * ptr_size];
+    let start = iocbpp.wrapping_byte_add(first * ptr_size);
+    let read = if UserSlice::new(start, bytes.len())
+        .reader()
+        .read_slice(bytes)
+        .is_ok()
+    {
+        out.len()
+    } else {
+        (0..out.len())
+            .take_while(|&i| {
+                let one = &mut bytes[i * ptr_size..(i + 1) * ptr_size];
+                UserSlice::new(start.wrapping_byte_add(i * ptr_size), ptr_size)
+                    .reader()
+                    .read_slice(one)
+                    .is_ok()
+            })
+            .count()
+    };
+    for (ptr, raw) in out.iter_mut().zip(bytes.chunks_exact(ptr_size)).take(read) {
+        *ptr = match raw.try_into() {
+            Ok(raw) => u32::from_ne_bytes(raw) as usize,
+            Err(_) => {
+                // Not 4 bytes: 8 (`chunks_exact`).
+                let mut wide = [0u8; 8];
+                wide.copy_from_slice(raw);
+                u64::from_ne_bytes(wide) as usize
+            }
+        };
+    }
+    read
+}
 
 /// A block-layer plug for a batch (fs/aio.c plugs batches of more than
 /// `AIO_PLUG_THRESHOLD` = 2 iocbs), finished when dropped.
@@ -65,32 +108,28 @@ pub(crate) fn submit(ctx_id: usize, nr: c_long, iocbpp: UserPtr, compat: bool) -
     if nr < 0 {
         return Err(EINVAL);
     }
-    let ctx = lookup(ctx_id).ok_or(EINVAL)?;
     // Like fs/aio.c's `users` reference: io_destroy waits for this call.
-    let busy = ctx.start_submit().ok_or(EINVAL)?;
+    let ctx = lookup(ctx_id).ok_or(EINVAL)?;
     let nr = (nr as u64).min(u64::from(ctx.nr_events())) as usize;
-    let ptr_size = if compat { 4 } else { 8 };
     let mut ret = Ok(());
     let mut i = 0;
     {
         pin_init::stack_pin_init!(let _plug = Plug::start(nr));
-        while i < nr {
-            let mut reader =
-                UserSlice::new(iocbpp.wrapping_byte_add(i * ptr_size), ptr_size).reader();
-            let user_iocb = if compat {
-                reader.read::<u32>().map(|p| p as usize)
-            } else {
-                reader.read::<u64>().map(|p| p as usize)
-            };
-            let Ok(user_iocb) = user_iocb else {
+        let mut ptrs = [0usize; PTR_BATCH];
+        'batches: while i < nr {
+            let want = (nr - i).min(PTR_BATCH);
+            let read = read_iocb_ptrs(iocbpp, i, &mut ptrs[..want], compat);
+            for &user_iocb in &ptrs[..read] {
+                if let Err(e) = submit_one(&ctx, user_iocb, compat) {
+                    ret = Err(e);
+                    break 'batches;
+                }
+                i += 1;
+            }
+            if read < want {
                 ret = Err(EFAULT);
                 break;
-            };
-            if let Err(e) = submit_one(&ctx, user_iocb, compat) {
-                ret = Err(e);
-                break;
             }
-            i += 1;
         }
     }
     // A driver may have linked a request for cancellation while io_destroy
@@ -99,7 +138,7 @@ pub(crate) fn submit(ctx_id: usize, nr: c_long, iocbpp: UserPtr, compat: bool) -
     if ctx.is_dead() {
         ctx.cancel_list().cancel_all(false);
     }
-    drop(busy);
+    drop(ctx);
     if i > 0 {
         Ok(i)
     } else {
@@ -108,7 +147,7 @@ pub(crate) fn submit(ctx_id: usize, nr: c_long, iocbpp: UserPtr, compat: bool) -
 }
 
 /// fs/aio.c's `io_submit_one`: copies and checks the iocb, then submits it.
-fn submit_one(ctx: &Arc<Kioctx>, user_iocb: usize, compat: bool) -> Result {
+fn submit_one(ctx: &InflightRef, user_iocb: usize, compat: bool) -> Result {
     let iocb: Iocb = UserSlice::new(UserPtr::from_addr(user_iocb), core::mem::size_of::<Iocb>())
         .reader()
         .read()?;
@@ -137,7 +176,7 @@ fn submit_one(ctx: &Arc<Kioctx>, user_iocb: usize, compat: bool) -> Result {
 /// fs/aio.c's `__io_submit_one`: every check in C's order, then the
 /// operation.  On error nothing was started and no event will be posted.
 fn submit_request(
-    ctx: &Arc<Kioctx>,
+    ctx: &InflightRef,
     slot: UninitKiocb,
     iocb: &Iocb,
     user_iocb: usize,
@@ -155,9 +194,8 @@ fn submit_request(
         .writer()
         .write(&KIOCB_KEY)?;
     let op = Op::from_opcode(iocb.aio_lio_opcode)?;
-    let inflight: InflightRef = ctx.get_inflight().ok_or(EINVAL)?;
     let req = slot.pin_init_with(AioKiocb::new(
-        inflight,
+        ctx.clone(),
         file,
         eventfd,
         iocb,

@@ -104,15 +104,16 @@ impl SyncWrite {
 }
 
 /// Whether a write to `file` with `kiocb`'s flags takes the path of this
-/// module: buffered, with synchronous semantics, to a regular file that
-/// supports `IOCB_NOWAIT`, and not marked `RWF_NOWAIT` (which keeps C's
-/// path and its `-EAGAIN`).  Files without `IOCB_NOWAIT` (tmpfs, FUSE, NFS)
-/// keep C's path, as their buffered reads do (`retry.rs`): a server that
-/// never answers must not hold the shared pool.
+/// module: buffered, with synchronous semantics, to a regular file, and not
+/// marked `RWF_NOWAIT` (which keeps C's path and its `-EAGAIN`).  A file
+/// without `FOP_BUFFER_WASYNC` (9p, FUSE, NFS) is copied in the pool,
+/// within its context's share; files whose pages have no backing store
+/// (tmpfs) keep C's path, as their reads do (`retry.rs`): their sync waits
+/// for nothing.
 pub(crate) fn eligible(file: &File, kiocb_flags: i32) -> bool {
     kiocb_flags & (flags::DIRECT | flags::NOWAIT | flags::DSYNC) == flags::DSYNC
         && file.is_regular()
-        && file.supports_nowait()
+        && (file.supports_nowait() || file.mapping_can_writeback())
 }
 
 /// Step 1 inside `io_submit`, with the operation's reference (the freeze

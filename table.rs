@@ -7,29 +7,89 @@
 //! back from the ring in user memory; freed indices are reused lowest
 //! first, as in fs/aio.c.  The table lives from the first `io_setup` of the
 //! mm until `exit_aio`, which runs after the mm's last user is gone.
+//!
+//! Lookups take no lock, as fs/aio.c's `lookup_ioctx`: under RCU they read
+//! the published array of context pointers and take a per-CPU reference on
+//! the context (`InflightRef`), which fails once it is killed.  Writers
+//! (`io_setup`, `io_destroy`, `mremap` of a ring) take the table's lock.
+//! Why a context found under RCU is still there: `kill` unpublishes it
+//! before it kills its reference count; the count is released no earlier
+//! than a grace period after the kill; and the table's reference, which
+//! may be the last, is dropped only after the release (`Dying`).
 
-use crate::context::Kioctx;
+use crate::context::{InflightRef, Kioctx};
 use core::pin::Pin;
 use kernel::bindings;
 use kernel::ffi::c_void;
 use kernel::prelude::*;
-use kernel::sync::atomic::{Acquire, Atomic, Release};
-use kernel::sync::{new_spinlock, Arc, SpinLock};
+use kernel::sync::atomic::{Acquire, Atomic, Relaxed, Release};
+use kernel::sync::{new_spinlock, rcu, Arc, SpinLock};
 use kernel::types::ForeignOwnable;
 use kernel::uaccess::{UserPtr, UserSlice};
 
 /// The table of one mm.
-#[pin_data]
+///
+/// Lookups read `entries` under RCU, without the lock; writers change both
+/// `entries` and `inner` under the lock.
+///
+/// # Invariants
+///
+/// `entries` points to an [`Entries`] array from `KBox::into_raw`, owned by
+/// the table, as long as `inner.table`'s capacity; entry `i` holds the
+/// context of `inner.table[i]` (null where that is `None`).  An array that
+/// growth replaced is freed only after an RCU grace period.
+#[pin_data(PinnedDrop)]
 pub(crate) struct MmContexts {
+    entries: Atomic<*mut Entries>,
     #[pin]
     inner: SpinLock<MmContextsInner>,
 }
 
+/// The lookups' view of the table: context pointers by index.
+struct Entries(KVec<Atomic<*const Kioctx>>);
+
+impl Entries {
+    fn new(len: usize) -> Result<KBox<Self>> {
+        let mut v = KVec::with_capacity(len, GFP_KERNEL)?;
+        for _ in 0..len {
+            // Cannot fail: `v` has room.
+            let _ = v.push_within_capacity(Atomic::new(core::ptr::null()));
+        }
+        Ok(KBox::new(Self(v), GFP_KERNEL)?)
+    }
+}
+
 struct MmContextsInner {
+    /// The contexts, each kept alive by the table until it is killed.
     table: KVec<Option<Arc<Kioctx>>>,
     /// No free index below this one: io_setup stays O(1) for programs
     /// that create many contexts (libaio's 20.t creates 65536).
     free_hint: usize,
+}
+
+#[pinned_drop]
+impl PinnedDrop for MmContexts {
+    fn drop(self: Pin<&mut Self>) {
+        let entries = self.entries.load(Relaxed);
+        if !entries.is_null() {
+            // SAFETY: The table owns its array (type invariant); it is being
+            // dropped at `exit_aio`, when the mm has no users to look it up.
+            drop(unsafe { KBox::from_raw(entries) });
+        }
+    }
+}
+
+/// A context taken out of its table and killed.  Dropping it waits until
+/// nothing uses it any more ([`Kioctx::wait_idle`]): the table's reference
+/// may be the context's last, and its memory must outlive every
+/// [`InflightRef`] and every lookup that found it under RCU before the
+/// kill.
+pub(crate) struct Dying(Arc<Kioctx>);
+
+impl Drop for Dying {
+    fn drop(&mut self) {
+        self.0.wait_idle();
+    }
 }
 
 /// The `ioctx_table` field of an mm, which owns the mm's table once one is
@@ -102,6 +162,7 @@ pub(crate) fn current_contexts(create: bool) -> Result<Option<&'static MmContext
     }
     let new = KBox::pin_init(
         pin_init!(MmContexts {
+            entries: Atomic::new(core::ptr::null_mut()),
             inner <- new_spinlock!(
                 MmContextsInner { table: KVec::new(), free_hint: 0 },
                 "MmContexts::inner"
@@ -135,56 +196,108 @@ impl MmContexts {
                 if let Some(i) = index {
                     ctx.set_table_index(i as u32);
                     inner.free_hint = i + 1;
+                    // The context is complete: publish it to lookups.
+                    self.entries_locked(&inner.table).0[i].store(Arc::as_ptr(ctx), Release);
                     return Ok(());
                 }
                 (inner.table.capacity() * 4).max(4)
             };
             // Grow outside the lock, then move the entries over.
             let mut bigger = KVec::with_capacity(want, GFP_KERNEL)?;
-            let mut inner = self.inner.lock();
-            if inner.table.capacity() < want {
-                for e in inner.table.drain_all() {
+            let entries = Entries::new(bigger.capacity())?;
+            let old = {
+                let mut inner = self.inner.lock();
+                if inner.table.capacity() >= want {
+                    continue;
+                }
+                for (i, e) in inner.table.drain_all().enumerate() {
+                    if let Some(ctx) = &e {
+                        entries.0[i].store(Arc::as_ptr(ctx), Relaxed);
+                    }
                     // Cannot fail: `bigger` has room for all of them.
                     let _ = bigger.push_within_capacity(e);
                 }
                 inner.table = bigger;
+                // INVARIANT: The new array matches the new table.
+                self.entries.xchg(KBox::into_raw(entries), Release)
+            };
+            if !old.is_null() {
+                // Lookups that found the old array may still read it.
+                kernel::sync::rcu::synchronize_rcu();
+                // SAFETY: Replaced a grace period ago: nobody reads it now;
+                // the table owned it (type invariant).
+                drop(unsafe { KBox::from_raw(old) });
             }
         }
     }
 
-    /// The live context known to user space as `ctx_id` at table index `id`.
-    fn get(&self, id: u32, ctx_id: usize) -> Option<Arc<Kioctx>> {
-        let inner = self.inner.lock();
-        match inner.table.get(id as usize) {
-            Some(Some(ctx)) if ctx.user_id() == ctx_id => Some(ctx.clone()),
-            _ => None,
+    /// The entries, with the lock held (`table` is the locked table).
+    fn entries_locked(&self, table: &KVec<Option<Arc<Kioctx>>>) -> &Entries {
+        let entries = self.entries.load(Relaxed);
+        // SAFETY: With the lock held the array is the current one, of the
+        // table's capacity (type invariant), and is not freed.
+        let entries = unsafe { &*entries };
+        debug_assert!(entries.0.len() == table.capacity());
+        entries
+    }
+
+    /// The live context known to user space as `ctx_id` at table index `id`,
+    /// with a reference that keeps `io_destroy` waiting (fs/aio.c's
+    /// `lookup_ioctx`): no lock, and only this CPU's counter is written.
+    fn get(&self, id: u32, ctx_id: usize) -> Option<InflightRef> {
+        let rcu = rcu::read_lock();
+        let entries = self.entries.load(Acquire);
+        if entries.is_null() {
+            return None;
         }
+        // SAFETY: A published array is freed only a grace period after it
+        // was replaced (type invariant), and we are in a read-side section.
+        let entries = unsafe { &*entries };
+        let ctx = entries.0.get(id as usize)?.load(Acquire);
+        if ctx.is_null() {
+            return None;
+        }
+        // SAFETY: A context is unpublished before it is killed, and its
+        // memory outlives the release of its users (`Dying`), which comes a
+        // grace period after the kill at the earliest: after our section.
+        let ctx = unsafe { &*ctx };
+        if ctx.user_id() != ctx_id {
+            return None;
+        }
+        ctx.try_get_user(&rcu)
     }
 
     /// Takes `ctx` out of the table and kills it; `EINVAL` if it already
-    /// was (fs/aio.c's `kill_ioctx`).
-    pub(crate) fn kill(&self, ctx: &Arc<Kioctx>) -> Result {
-        {
+    /// was (fs/aio.c's `kill_ioctx`).  The caller lets go of its own
+    /// [`InflightRef`]s before it drops the [`Dying`] context.
+    pub(crate) fn kill(&self, ctx: &Kioctx) -> Result<Dying> {
+        let owned = {
             let mut inner = self.inner.lock();
             if !ctx.mark_dead() {
                 return Err(EINVAL);
             }
             let id = ctx.table_index() as usize;
-            if let Some(e) = inner.table.get_mut(id) {
-                if e.as_ref().is_some_and(|c| Arc::ptr_eq(c, ctx)) {
-                    *e = None;
-                    inner.free_hint = inner.free_hint.min(id);
-                }
+            let owned = match inner.table.get_mut(id) {
+                Some(e) if e.as_ref().is_some_and(|c| core::ptr::eq(&**c, ctx)) => e.take(),
+                _ => None,
+            };
+            if owned.is_some() {
+                // Unpublished before the kill (see `get`).
+                self.entries_locked(&inner.table).0[id].store(core::ptr::null(), Release);
+                inner.free_hint = inner.free_hint.min(id);
             }
-        }
-        ctx.kill();
-        Ok(())
+            owned
+        };
+        // Only a context that was inserted is marked dead here.
+        let owned = owned.ok_or(EINVAL)?;
+        owned.kill();
+        Ok(Dying(owned))
     }
 }
 
 /// Finds the live context `ctx_id` of the current process, as fs/aio.c's
 /// `lookup_ioctx`: the table index comes from the ring header in user memory.
-pub(crate) fn lookup(ctx_id: usize) -> Option<Arc<Kioctx>> {
+pub(crate) fn lookup(ctx_id: usize) -> Option<InflightRef> {
     let id = UserSlice::new(UserPtr::from_addr(ctx_id), 4)
         .reader()
         .read::<u32>()
@@ -232,15 +345,9 @@ pub(crate) unsafe fn exit_mm(mm: *mut bindings::mm_struct) {
         if ctx.mark_dead() {
             ctx.kill();
         }
-        if dying.reserve(1, GFP_KERNEL).is_err() {
-            // No memory to remember it: wait for it right away instead.
-            ctx.wait_idle();
-            continue;
-        }
-        let _ = dying.push_within_capacity(ctx);
+        // Without memory to remember it, it is waited for right away.
+        let _ = dying.push(Dying(ctx), GFP_KERNEL);
     }
     // Wait for the I/O of every context only now, so they drain in parallel.
-    for ctx in dying.iter() {
-        ctx.wait_idle();
-    }
+    drop(dying);
 }

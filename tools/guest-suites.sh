@@ -20,6 +20,8 @@ done
 run $R/abi/implementation.out 60 $T/abi/implementation "$impl"
 run $R/abi/poll_cancel.out 300 $T/abi/poll_cancel
 run $R/abi/usb_cancel.out 300 $T/abi/usb_cancel
+# Buffered AIO on FUSE (no IOCB_NOWAIT), served by the test itself.
+run $R/abi/fuse_pool.out 300 $T/abi/fuse_pool /tmp/fuse "$impl"
 
 # Stress (threads, shared and private contexts, user-space reaping) and
 # fio on the raw devices, before /dev/vda gets a file system.
