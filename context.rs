@@ -304,9 +304,14 @@ impl Kioctx {
 
     /// A system call's reference, for a lookup that found the context under
     /// `rcu` in its mm's table; `None` once the context was killed.
-    pub(crate) fn try_get_user(&self, rcu: &rcu::Guard) -> Option<InflightRef> {
-        // INVARIANT: Found in the table: the context was published, and its
-        // memory outlives the reference (see `InflightRef`).
+    ///
+    /// # Safety
+    ///
+    /// The context was found in its mm's table (under `rcu`): it was
+    /// published, so whoever drops its last `Arc` waits for `users` first.
+    pub(crate) unsafe fn try_get_user(&self, rcu: &rcu::Guard) -> Option<InflightRef> {
+        // INVARIANT: Published (caller): the context's memory outlives the
+        // reference (see `InflightRef`).
         self.users
             .tryget_live_rcu(rcu)
             .then(|| InflightRef(NonNull::from(self)))

@@ -3,7 +3,8 @@
 //! `io_submit` (fs/aio.c's `io_submit` and `io_submit_one`): the iocbs are
 //! read and submitted one by one; a partial submission returns how many
 //! were queued, an error only if the first one failed.  Their pointers are
-//! read a batch at a time (fs/aio.c: one `get_user` each).
+//! read a batch of up to 16 at a time (fs/aio.c: one `get_user` each; so
+//! does a batch of one).
 
 use crate::abi::{Iocb, IOCB_FLAG_RESFD, IOCB_KEY_OFFSET, KIOCB_KEY};
 use crate::context::InflightRef;
@@ -29,9 +30,18 @@ const PTR_BATCH: usize = 16;
 /// fs/aio.c.  Returns how many were read.
 fn read_iocb_ptrs(iocbpp: UserPtr, first: usize, out: &mut [usize], compat: bool) -> usize {
     let ptr_size = if compat { 4 } else { 8 };
+    let start = iocbpp.wrapping_byte_add(first * ptr_size);
+    if let [ptr] = out {
+        // One pointer: one `get_user`, as fs/aio.c reads each.
+        let one = if compat {
+            start.get_u32().map(|p| p as usize)
+        } else {
+            start.get_u64().map(|p| p as usize)
+        };
+        return one.map(|p| *ptr = p).map_or(0, |()| 1);
+    }
     let mut bytes = [0u8; PTR_BATCH * 8];
     let bytes = &mut bytes[..out.len() * ptr_size];
-    let start = iocbpp.wrapping_byte_add(first * ptr_size);
     let read = if UserSlice::new(start, bytes.len())
         .reader()
         .read_slice(bytes)

@@ -21,11 +21,12 @@ use crate::context::{InflightRef, Kioctx};
 use core::pin::Pin;
 use kernel::bindings;
 use kernel::ffi::c_void;
+use kernel::nospec::array_index_nospec;
 use kernel::prelude::*;
 use kernel::sync::atomic::{Acquire, Atomic, Relaxed, Release};
 use kernel::sync::{new_spinlock, rcu, Arc, SpinLock};
 use kernel::types::ForeignOwnable;
-use kernel::uaccess::{UserPtr, UserSlice};
+use kernel::uaccess::UserPtr;
 
 /// The table of one mm.
 ///
@@ -253,7 +254,12 @@ impl MmContexts {
         // SAFETY: A published array is freed only a grace period after it
         // was replaced (type invariant), and we are in a read-side section.
         let entries = unsafe { &*entries };
-        let ctx = entries.0.get(id as usize)?.load(Acquire);
+        let len = entries.0.len();
+        if id as usize >= len {
+            return None;
+        }
+        // `id` comes from user memory: no speculated load past the array.
+        let ctx = entries.0[array_index_nospec(id as usize, len)].load(Acquire);
         if ctx.is_null() {
             return None;
         }
@@ -264,7 +270,8 @@ impl MmContexts {
         if ctx.user_id() != ctx_id {
             return None;
         }
-        ctx.try_get_user(&rcu)
+        // SAFETY: Found in the table.
+        unsafe { ctx.try_get_user(&rcu) }
     }
 
     /// Takes `ctx` out of the table and kills it; `EINVAL` if it already
@@ -273,23 +280,22 @@ impl MmContexts {
     pub(crate) fn kill(&self, ctx: &Kioctx) -> Result<Dying> {
         let owned = {
             let mut inner = self.inner.lock();
-            if !ctx.mark_dead() {
-                return Err(EINVAL);
-            }
             let id = ctx.table_index() as usize;
+            // Only a context of this table: one that another `io_destroy`
+            // took out first is not.
             let owned = match inner.table.get_mut(id) {
                 Some(e) if e.as_ref().is_some_and(|c| core::ptr::eq(&**c, ctx)) => e.take(),
                 _ => None,
             };
-            if owned.is_some() {
-                // Unpublished before the kill (see `get`).
-                self.entries_locked(&inner.table).0[id].store(core::ptr::null(), Release);
-                inner.free_hint = inner.free_hint.min(id);
-            }
+            let owned = owned.ok_or(EINVAL)?;
+            // A context in the table is live (`Kioctx`'s invariant).
+            let was_live = owned.mark_dead();
+            debug_assert!(was_live);
+            // Unpublished before the kill (see `get`).
+            self.entries_locked(&inner.table).0[id].store(core::ptr::null(), Release);
+            inner.free_hint = inner.free_hint.min(id);
             owned
         };
-        // Only a context that was inserted is marked dead here.
-        let owned = owned.ok_or(EINVAL)?;
         owned.kill();
         Ok(Dying(owned))
     }
@@ -298,10 +304,7 @@ impl MmContexts {
 /// Finds the live context `ctx_id` of the current process, as fs/aio.c's
 /// `lookup_ioctx`: the table index comes from the ring header in user memory.
 pub(crate) fn lookup(ctx_id: usize) -> Option<InflightRef> {
-    let id = UserSlice::new(UserPtr::from_addr(ctx_id), 4)
-        .reader()
-        .read::<u32>()
-        .ok()?;
+    let id = UserPtr::from_addr(ctx_id).get_u32().ok()?;
     current_contexts(false).ok()??.get(id, ctx_id)
 }
 

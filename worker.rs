@@ -12,10 +12,13 @@
 //! The pool is one unbound work queue, shared by every context, and each
 //! context has a bounded share of it ([`PoolShare`]): at most four steps per
 //! CPU queued at once (io_uring bounds the workers of each ring the same
-//! way), the rest waiting in order on the context's list.  A file whose
-//! server never answers (FUSE) thus holds at most its own context's share,
-//! and other contexts' requests still reach a worker.  The queue's own
-//! `max_active` only bounds the threads of all contexts together.
+//! way), and never more than a sixteenth of the pool, the rest waiting in
+//! order on the context's list.  A file whose server never answers (FUSE)
+//! thus holds at most its own context's share, and other contexts' requests
+//! still reach a worker.  The queue's `max_active` bounds the threads of
+//! all contexts together: enough contexts stuck at once (sixteen, or 1024
+//! divided by four per CPU) still fill it, since nothing accounts the pool
+//! per user; io_uring avoids that with a pool per ring.
 //!
 //! A worker acts as the submitter: in the context's address space (the
 //! submitter's: contexts are found through `current->mm`), which it holds
@@ -37,6 +40,8 @@ const SHARE_PER_CPU: u32 = 4;
 /// The threads of all contexts together: the work queue default
 /// (`WQ_DFL_ACTIVE`).
 const MAX_WORKERS: u32 = 1024;
+/// No context's share exceeds this part of the pool, however many CPUs.
+const MAX_SHARE: u32 = MAX_WORKERS / 16;
 
 /// The pool, made at boot.
 static POOL: SetOnce<OwnedQueue> = SetOnce::new();
@@ -44,7 +49,7 @@ static POOL: SetOnce<OwnedQueue> = SetOnce::new();
 /// Makes the pool (the initcall, which panics if this fails, as fs/aio.c
 /// does when it cannot make its caches).
 pub(crate) fn init() -> Result {
-    let max_active = MAX_WORKERS.max(share_limit());
+    let max_active = MAX_WORKERS;
     let queue = OwnedQueue::new(c"aio_rs", workqueue::flags::UNBOUND, max_active)?;
     POOL.populate(queue);
     Ok(())
@@ -68,7 +73,9 @@ pub(crate) fn write_limits_allow() -> bool {
 
 /// How many steps of one context may be queued on the pool at once.
 fn share_limit() -> u32 {
-    SHARE_PER_CPU.saturating_mul(kernel::cpu::nr_cpu_ids())
+    SHARE_PER_CPU
+        .saturating_mul(kernel::cpu::nr_cpu_ids())
+        .min(MAX_SHARE)
 }
 
 /// The steps of one context's requests on the pool.

@@ -20,7 +20,7 @@ import statistics
 import subprocess
 import sys
 
-FIO_RE = re.compile(r"fio-(?P<engine>[a-z_-]+)-qd(?P<qd>\d+)-(?P<mode>single|batched)-j(?P<jobs>\d+)\.json$")
+FIO_RE = re.compile(r"fio-(?P<engine>[a-z_-]+)-qd(?P<qd>\d+)-(?P<mode>single|batched|ureap)-j(?P<jobs>\d+)\.json$")
 BFIO_RE = re.compile(r"bfio-(?P<cell>[a-z0-9-]+)-(?P<engine>libaio|io_uring)\.json$")
 # The buffered and O_DSYNC cells (guest-bench.sh), in table order, with what
 # each measures.
@@ -160,8 +160,10 @@ def main():
     for (jobs, mode, qd) in cells:
         ours = med.get((jobs, mode, qd, "rust", "libaio"), {})
         c_aio = med.get((jobs, mode, qd, "c", "libaio"), {})
-        uring = med.get((jobs, mode, qd, "c", "io_uring"), {})
-        polled = med.get((jobs, mode, qd, "c", "io_uring-polled"), {})
+        # io_uring has no user-space reaping mode: its single-mode cell.
+        umode = "single" if mode == "ureap" else mode
+        uring = med.get((jobs, umode, qd, "c", "io_uring"), {})
+        polled = med.get((jobs, umode, qd, "c", "io_uring-polled"), {})
         table.append(dict(
             jobs=jobs, mode=mode, qd=qd,
             **{f"iops_{k}_{e}": med.get((jobs, mode, qd, k, e), {}).get("iops") for k, e in SERIES},
@@ -171,7 +173,7 @@ def main():
             ours_over_c=ratio(ours.get("iops"), c_aio.get("iops")),
             ours_over_io_uring=ratio(ours.get("iops"), uring.get("iops")),
             ours_over_io_uring_polled=ratio(ours.get("iops"), polled.get("iops")),
-            control=ratio(med.get((jobs, mode, qd) + CONTROL, {}).get("iops"), uring.get("iops")),
+            control=ratio(med.get((jobs, umode, qd) + CONTROL, {}).get("iops"), uring.get("iops")),
         ))
 
     micro_med = {}
@@ -179,7 +181,7 @@ def main():
                        ("submit_latency", ("submit_p50_us", "submit_p99_us", "submit_max_us", "iops")),
                        ("syscall_cost", ("null_syscall_ns", "getevents_empty_ns", "submit_einval_ns",
                                          "read_roundtrip_ns", "read_user_reap_ns", "cached_read_ns",
-                                         "direct_read_ns"))):
+                                         "direct_read_ns", "shared_read_ns", "cold_start_ns"))):
         for kernel in ("rust", "c"):
             rows = [m for m in micro if m["measure"] == name and m["kernel"] == kernel]
             if rows:
@@ -234,7 +236,9 @@ def main():
                   f"1-byte read submit+reap {f(c['read_roundtrip_ns'])} "
                   f"(reaped in user space: {f(c['read_user_reap_ns'])}), "
                   f"4k page-cache hit of an ext4 file {f(c['cached_read_ns'])}, "
-                  f"4k O_DIRECT read of null_blk {f(c['direct_read_ns'])}")
+                  f"4k O_DIRECT read of null_blk {f(c['direct_read_ns'])}, "
+                  f"1-byte read from 2 threads on one context {f(c.get('shared_read_ns'))}, "
+                  f"cold start (io_setup, 64 reads, io_destroy) {f(c.get('cold_start_ns'))}")
 
     bmed, btable = buffered_table(braw, env, ratio, f)
     results = {"environment": env, "raw_fio": raw, "raw_micro": micro,
@@ -313,11 +317,15 @@ def smoke_check(d, med, micro_med, bmed):
     """Every series and measurement produced a figure (not: how fast)."""
     checks = [(f"fio {label(k, e)}", any(key[3:] == (k, e) and m["iops"] for key, m in med.items()))
               for k, e in SERIES + [CONTROL]]
+    checks += [(f"fio user-space reaping {label(k, 'libaio')}",
+                any(key[1] == "ureap" and key[3:] == (k, "libaio") and m["iops"] for key, m in med.items()))
+               for k in ("rust", "c")]
     checks += [(f"{name} {kernel}", f"{name}_{kernel}" in micro_med)
                for name in ("wakeups", "submit_latency", "syscall_cost") for kernel in ("rust", "c")]
     checks += [(f"syscall_cost {path} {kernel}",
                 micro_med.get(f"syscall_cost_{kernel}", {}).get(f"{path}_ns") is not None)
-               for path in ("cached_read", "direct_read") for kernel in ("rust", "c")]
+               for path in ("cached_read", "direct_read", "shared_read", "cold_start")
+               for kernel in ("rust", "c")]
     checks += [(f"buffered {cell} {label(k, e)}", bool(bmed.get((cell, k, e), {}).get("iops")))
                for cell, _ in BCELLS for k, e in BSERIES]
     checks.append(("plot", os.path.getsize(os.path.join(d, "iops.png")) > 0

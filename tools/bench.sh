@@ -58,7 +58,7 @@ conf() {	# conf IMPL: the guest's settings for one kernel
 		RUNTIME=1
 		IODEPTHS="8"
 		JOBS="1"
-		MODES="single"
+		MODES="single ureap"
 		MICRO=1
 		COST_ITERATIONS=200
 		WAKE_EVENTS=64
@@ -75,7 +75,7 @@ conf() {	# conf IMPL: the guest's settings for one kernel
 		RUNTIME=${BENCH_RUNTIME:-3}
 		IODEPTHS="${BENCH_IODEPTHS:-1 8 32 128}"
 		JOBS="${BENCH_JOBS:-1 2}"
-		MODES="${BENCH_MODES:-single batched}"
+		MODES="${BENCH_MODES:-single batched ureap}"
 		MICRO=${BENCH_MICRO:-1}
 		COST_ITERATIONS=20000
 		WAKE_EVENTS=2048

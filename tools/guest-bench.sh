@@ -17,8 +17,12 @@ for engine in $ENGINES; do
 		for qd in $IODEPTHS; do
 			for mode in $MODES; do
 				[ "$mode" = batched ] && [ "$qd" = 1 ] && continue
-				batch=1
-				[ "$mode" = batched ] && batch=$(( qd / 4 > 1 ? qd / 4 : 1 ))
+				# User-space reaping (fio reads the ring itself,
+				# libaio only; it needs a minimum of 0 events).
+				[ "$mode" = ureap ] && [ "$engine" != libaio ] && continue
+				batch=1 bmin=1 reap=
+				[ "$mode" = batched ] && batch=$(( qd / 4 > 1 ? qd / 4 : 1 )) bmin=$batch
+				[ "$mode" = ureap ] && bmin=0 reap=--userspace_reap=1
 				case $engine in
 				io_uring-polled) eng="--ioengine=io_uring --hipri=1" ;;
 				*) eng="--ioengine=$engine" ;;
@@ -29,7 +33,7 @@ for engine in $ENGINES; do
 					--filename=/dev/nullb0 $eng --direct=1 \
 					--rw=randread --bs=4k --size=1g \
 					--iodepth=$qd --iodepth_batch_submit=$batch \
-					--iodepth_batch_complete_min=$batch \
+					--iodepth_batch_complete_min=$bmin $reap \
 					--numjobs=$jobs --group_reporting \
 					--time_based --runtime=$RUNTIME \
 					--output-format=json --output=$out.tmp \

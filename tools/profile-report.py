@@ -15,33 +15,37 @@ import collections
 import gzip
 import os
 import re
+import subprocess
 import sys
 
 SYSCALLS = (("io_submit", re.compile(r"io_submit|aio_rs_submit")),
             ("io_getevents", re.compile(r"io_getevents|io_pgetevents|aio_rs_getevents")))
 
 
-def demangle(sym):
-    """A short readable name for a v0-mangled Rust symbol: its last path
-    components (crate roots, disambiguators and generic arguments dropped)."""
-    if not sym.startswith("_R"):
-        return sym
-    body = re.sub(r"(?<=[CMXYNI])s[0-9A-Za-z]*_", "", sym[2:])
-    idents, i = [], 0
-    while i < len(body):
-        m = re.match(r"(\d+)_?", body[i:])
-        if m and i > 0 and body[i - 1] == "B":
-            i = body.index("_", i) + 1  # a back reference
-        elif m and (i == 0 or not body[i - 1].isdigit()):
-            n = int(m.group(1))
-            start = i + len(m.group(0))
-            idents.append(body[start:start + n])
-            i = start + n
+def shorten(name):
+    """The last two components of every path in a demangled name, without
+    the hash suffix: `aio_core::rw::complete` -> `rw::complete`,
+    `<kernel::sync::arc::Arc<aio_core::kiocb::AioKiocb> as
+    core::ops::drop::Drop>::drop` -> `<arc::Arc<kiocb::AioKiocb> as
+    drop::Drop>::drop`."""
+    name = re.sub(r"::h[0-9a-f]{16}$", "", name)
+    return re.sub(r"\b(?:\w+::)+\w+", lambda m: "::".join(m.group(0).split("::")[-2:]), name)
+
+
+def demangler(symbols):
+    """A function from raw to readable names: Rust symbols go through the
+    command in $CXXFILT (llvm-cxxfilt, one name per line), C ones stay."""
+    rust = sorted(s for s in symbols if s.startswith("_R"))
+    names = {}
+    cmd = os.environ.get("CXXFILT")
+    if cmd and rust:
+        out = subprocess.run(cmd, shell=True, input="\n".join(rust) + "\n",
+                             capture_output=True, text=True, check=False).stdout.splitlines()
+        if len(out) == len(rust):
+            names = dict(zip(rust, out))
         else:
-            i += 1
-    skip = {"kernel", "aio_core", "core", "bindings", "bindings_raw", "pin_init"}
-    idents = [x for x in idents if x not in skip]
-    return "::".join(idents[-3:]) if idents else sym
+            print("profile-report: $CXXFILT gave no usable output", file=sys.stderr)
+    return lambda sym: shorten(names.get(sym, sym))
 
 
 def samples(path):
@@ -76,8 +80,8 @@ def profile(path):
                 continue
             top = min(hits)
             per_call[name] += 1
-            leaves[name][demangle(chain[0])] += 1
-            callees[name][demangle(chain[top - 1]) if top > 0 else "(self)"] += 1
+            leaves[name][chain[0]] += 1
+            callees[name][chain[top - 1] if top > 0 else "(self)"] += 1
             break
     return total, per_call, leaves, callees
 
@@ -92,6 +96,15 @@ def main():
         if any(p[0] == 0 for p in profs.values()) or len(profs) < 2:
             print(f"profile-report: no samples for {w} on some kernel", file=sys.stderr)
             return 1
+        raw = {sym for p in profs.values() for table in p[2:] for c in table.values() for sym in c}
+        name_of = demangler(raw)
+        for p in profs.values():
+            for table in p[2:]:
+                for call, counts in table.items():
+                    merged = collections.Counter()
+                    for sym, c in counts.items():
+                        merged[name_of(sym)] += c
+                    table[call] = merged
         for name, _ in SYSCALLS:
             line = [f"{k}: {100 * p[1][name] / max(p[0], 1):.1f}% of samples ({p[1][name]})"
                     for k, p in profs.items()]

@@ -15,5 +15,6 @@ for impl in rust c; do
 		{ tail -n 20 "$work.log" >&2; exit 1; }
 	[ -e "$work/results/complete" ] || { echo "profile: $impl did not finish" >&2; exit 1; }
 done
-python3 "$SRC/tools/profile-report.py" "$AIO_CACHE/runs/profile-rust/results" \
-	"$AIO_CACHE/runs/profile-c/results"
+# Rust's v0 symbols are demangled by the tree's llvm-cxxfilt.
+CXXFILT="chroot $ROOT /usr/bin/llvm-cxxfilt" python3 "$SRC/tools/profile-report.py" \
+	"$AIO_CACHE/runs/profile-rust/results" "$AIO_CACHE/runs/profile-c/results"

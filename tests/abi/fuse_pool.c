@@ -387,7 +387,7 @@ static void test_held_reads(const char *path)
 	struct io_event ev[NR + 1], cev;
 	struct timespec zero = { 0, 0 };
 	aio_context_t a = 0, b = 0;
-	unsigned share = 4 * possible_cpus();
+	unsigned share = 4 * possible_cpus() < 64 ? 4 * possible_cpus() : 64;
 	off_t base = 8 << 20;
 	long seen0, r, early;
 	int fd = open(path, O_RDONLY), i, victim = -1, good = 0, cancelled = 0;

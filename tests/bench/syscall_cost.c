@@ -15,15 +15,22 @@
  *                     the page-cache hit of the buffered-read path
  *   direct_read       io_submit of a 4k O_DIRECT read of DEV (null_blk,
  *                     completing inside the submission) plus io_getevents
+ *   shared_read       read_roundtrip from 2 threads on one context, per
+ *                     read: submitters and reapers meet on its locks
+ *   cold_start        io_setup(64), 64 1-byte reads of /dev/zero in one
+ *                     io_submit, io_getevents of the 64, io_destroy: per
+ *                     cycle (ITERATIONS / 1000 cycles)
  *   null_syscall      getppid(), the floor
  * Prints one JSON object with nanoseconds per call: the fastest of 7 runs,
- * the least disturbed by a noisy host.  The last two need their argument.
+ * the least disturbed by a noisy host.  cached_read and direct_read need
+ * their argument.
  *
  *   syscall_cost ITERATIONS [FILE [DEV]]
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <linux/aio_abi.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,6 +141,60 @@ static void read_user_reap(void)
 	__atomic_store_n(&ring->head, (head + 1) % ring->nr, __ATOMIC_RELEASE);
 }
 
+static long shared_iterations;
+
+static void *shared_reader(void *arg)
+{
+	(void)arg;
+	for (long i = 0; i < shared_iterations; i++)
+		read_roundtrip();
+	return NULL;
+}
+
+/* 2 x shared_iterations reads from 2 threads: called once per run. */
+static void shared_reads(void)
+{
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, shared_reader, NULL))
+		abort();
+	shared_reader(NULL);
+	pthread_join(t, NULL);
+}
+
+#define COLD_BATCH 64
+
+static void cold_start(void)
+{
+	static struct iocb cbs[COLD_BATCH];
+	static char bytes[COLD_BATCH];
+	struct iocb *list[COLD_BATCH];
+	struct io_event ev[COLD_BATCH];
+	aio_context_t c = 0;
+	long got = 0, r;
+
+	if (syscall(__NR_io_setup, COLD_BATCH, &c))
+		abort();
+	for (int i = 0; i < COLD_BATCH; i++) {
+		memset(&cbs[i], 0, sizeof(cbs[i]));
+		cbs[i].aio_lio_opcode = IOCB_CMD_PREAD;
+		cbs[i].aio_fildes = zero_fd;
+		cbs[i].aio_buf = (uintptr_t)&bytes[i];
+		cbs[i].aio_nbytes = 1;
+		list[i] = &cbs[i];
+	}
+	if (syscall(__NR_io_submit, c, COLD_BATCH, list) != COLD_BATCH)
+		abort();
+	while (got < COLD_BATCH) {
+		r = syscall(__NR_io_getevents, c, 1, COLD_BATCH - got, ev, NULL);
+		if (r <= 0)
+			abort();
+		got += r;
+	}
+	if (syscall(__NR_io_destroy, c))
+		abort();
+}
+
 static void null_syscall(void)
 {
 	syscall(__NR_getppid);
@@ -192,6 +253,9 @@ int main(int argc, char **argv)
 	       "\"read_user_reap_ns\": %.0f",
 	       n, cost(null_syscall, n), cost(getevents_empty, n), cost(submit_einval, n),
 	       cost(read_roundtrip, n), cost(read_user_reap, n));
+	shared_iterations = n / 2 > 1 ? n / 2 : 1;
+	printf(", \"shared_read_ns\": %.0f", cost(shared_reads, 1) / (2 * shared_iterations));
+	printf(", \"cold_start_ns\": %.0f", cost(cold_start, n / 1000 > 1 ? n / 1000 : 1));
 	if (cached_fd >= 0)
 		printf(", \"cached_read_ns\": %.0f", cost(cached_read, n));
 	if (direct_fd >= 0)
