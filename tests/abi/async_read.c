@@ -68,16 +68,6 @@ static void cold(void)
 	CHECK(n == 0, "the file is out of the page cache (%ld pages left)", n);
 }
 
-static int same_as_pread(const unsigned char *buf, long res, size_t len, off_t off)
-{
-	unsigned char *want = malloc(len ? len : 1);
-	long r = pread(fd, want, len, off);
-	int ok = r == res && (r <= 0 || !memcmp(buf, want, r));
-
-	free(want);
-	return ok;
-}
-
 /* 32 cold 4k reads 1 MiB apart, all in one io_submit. */
 static void test_submit_does_not_wait(void)
 {
@@ -105,7 +95,7 @@ static void test_submit_does_not_wait(void)
 		struct iocb *cb = (struct iocb *)(uintptr_t)ev[i].data;
 
 		good += ev[i].res == 4096 &&
-			same_as_pread((void *)(uintptr_t)cb->aio_buf, 4096, 4096, cb->aio_offset);
+			same_as_pread(fd, (void *)(uintptr_t)cb->aio_buf, 4096, 4096, cb->aio_offset);
 	}
 	CHECK(good == NR, "32 reads of 4096 bytes, data as pread (%d good)", good);
 }
@@ -138,7 +128,7 @@ static void test_ranges(void)
 		struct iocb *cb = (struct iocb *)(uintptr_t)ev[i].data;
 		unsigned k = cb - cbs;
 
-		if (same_as_pread(bufs[k], ev[i].res, cases[k].len, cases[k].off))
+		if (same_as_pread(fd, bufs[k], ev[i].res, cases[k].len, cases[k].off))
 			good++;
 		else
 			printf("# range %u (off %lld len %zu): res %lld\n", k,
@@ -171,7 +161,7 @@ static void test_vectored(void)
 	prep_rw(&cb, IOCB_CMD_PREADV, fd, iov, 64, (9 << 20) + 3);
 	CHECK_RET(io_submit(ctx, 1, list), 1, "io_submit of a 64-segment PREADV");
 	CHECK_RET(reap_n(ctx, 1, &ev), 1, "its event arrives");
-	ok = same_as_pread(flat, ev.res, total, (9 << 20) + 3);
+	ok = same_as_pread(fd, flat, ev.res, total, (9 << 20) + 3);
 	CHECK(ok, "PREADV res %lld and data as pread of %zu bytes", (long long)ev.res, total);
 	free(flat);
 }

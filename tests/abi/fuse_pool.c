@@ -290,16 +290,6 @@ static unsigned possible_cpus(void)
 	return (unsigned)atoi(p) + 1;
 }
 
-static int same_as_pread(int fd, const unsigned char *buf, long res, size_t len, off_t off)
-{
-	unsigned char *want = malloc(len ? len : 1);
-	long r = pread(fd, want, len, off);
-	int ok = r == res && (r <= 0 || !memcmp(buf, want, r));
-
-	free(want);
-	return ok;
-}
-
 /* Both kernels: reads of many shapes, with the server answering at once. */
 static void test_reads(const char *path)
 {

@@ -166,4 +166,19 @@ static TAP_UNUSED int write_ulong(const char *path, unsigned long v)
 	return (fclose(f) == 0 && ok) ? 0 : -1;
 }
 
+/*
+ * Whether a read's result res and data buf are what pread(fd) of len bytes
+ * at off gives now.
+ */
+static TAP_UNUSED int same_as_pread(int fd, const unsigned char *buf, long res,
+				    size_t len, off_t off)
+{
+	unsigned char *want = malloc(len ? len : 1);
+	long r = pread(fd, want, len, off);
+	int ok = r == res && (r <= 0 || !memcmp(buf, want, r));
+
+	free(want);
+	return ok;
+}
+
 #endif
