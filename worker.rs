@@ -16,9 +16,10 @@
 //! order on the context's list.  A file whose server never answers (FUSE)
 //! thus holds at most its own context's share, and other contexts' requests
 //! still reach a worker.  The queue's `max_active` bounds the threads of
-//! all contexts together: enough contexts stuck at once (sixteen, or 1024
-//! divided by four per CPU) still fill it, since nothing accounts the pool
-//! per user; io_uring avoids that with a pool per ring.
+//! all contexts together: enough contexts stuck at once (1024 divided by
+//! the share: 128 with 2 CPUs, 16 with 16 or more) still fill it, since
+//! nothing accounts the pool per user; io_uring avoids that with a pool per
+//! ring.
 //!
 //! A worker acts as the submitter: in the context's address space (the
 //! submitter's: contexts are found through `current->mm`), which it holds
