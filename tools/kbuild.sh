@@ -36,7 +36,8 @@ fi
 if [ "$(cat "$applied"/*.patch 2>/dev/null | sha1sum | cut -c1-16)" != "$phash" ]; then
 	log "applying patch series $phash"
 	scratch=$(mktemp -d)
-	touched=$(cat "$applied"/*.patch "$SRC"/patches/*.patch 2>/dev/null |
+	# A fresh tree has no applied series yet (the glob matches nothing).
+	touched=$( { cat "$applied"/*.patch 2>/dev/null || true; cat "$SRC"/patches/*.patch; } |
 		  sed -n -E 's#^(\+\+\+ b|--- a)/([^\t]*).*#\2#p' | sort -u)
 	for f in $touched; do
 		mkdir -p "$scratch/$(dirname "$f")"
