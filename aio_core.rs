@@ -35,6 +35,7 @@ use kernel::uaccess::{UserPtr, UserSlice};
 
 mod abi;
 mod accounting;
+mod batch;
 mod cancel;
 mod context;
 mod direct;
@@ -128,9 +129,7 @@ fn destroy(ctx_id: usize) -> Result {
 /// `io_cancel`: the key is checked before the context is looked up, as in
 /// fs/aio.c.
 fn cancel(ctx_id: usize, user_iocb: UserPtr) -> Result {
-    let key: u32 = UserSlice::new(user_iocb.wrapping_byte_add(IOCB_KEY_OFFSET), 4)
-        .reader()
-        .read()?;
+    let key = user_iocb.wrapping_byte_add(IOCB_KEY_OFFSET).get_u32()?;
     if key != KIOCB_KEY {
         return Err(EINVAL);
     }
@@ -149,14 +148,14 @@ fn to_ret(res: Result<usize>) -> c_long {
     }
 }
 
-/// The initcall's part: the worker pool.
+/// The initcall's part: the requests' slab cache and the worker pool.
 ///
 /// # Safety
 ///
 /// Called once, from the initcall.
 #[export]
-pub unsafe extern "C" fn aio_rs_init_workers() -> c_int {
-    match worker::init() {
+pub unsafe extern "C" fn aio_rs_init_requests() -> c_int {
+    match kiocb::init_cache().and_then(|()| worker::init()) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }

@@ -154,8 +154,8 @@ static int __init aio_rs_init(void)
 	aio_mnt = kern_mount(&aio_fs);
 	if (IS_ERR(aio_mnt))
 		panic("Failed to create aio fs mount.");
-	if (aio_rs_init_workers())
-		panic("Failed to create the aio worker pool.");
+	if (aio_rs_init_requests())
+		panic("Failed to create the aio request cache and worker pool.");
 	register_sysctl_init("fs", aio_sysctls);
 	pr_info("native AIO served by the Rust implementation (fs/aio_rs)\n");
 	return 0;

@@ -25,7 +25,7 @@ extern unsigned long aio_rs_nr;
 extern unsigned long aio_rs_max_nr;
 
 /* Implemented in Rust, called from C.  They return 0/count or -errno. */
-int aio_rs_init_workers(void);
+int aio_rs_init_requests(void);
 long aio_rs_setup(unsigned int nr_events, void __user *ctxp, bool compat);
 long aio_rs_destroy(unsigned long ctx_id);
 long aio_rs_submit(unsigned long ctx_id, long nr, void __user *iocbpp,

@@ -273,27 +273,44 @@ impl Kioctx {
     /// `aio_complete`).  Any context, interrupts included.  Slot accounting
     /// guarantees that the ring has room.
     pub(crate) fn post(&self, event: &IoEvent, eventfd: Option<&EventFdCtx>) {
-        let available = {
-            let mut state = self.completion.lock();
-            let slot = state.tail;
-            self.ring.write_event(slot, event);
-            state.tail = if slot + 1 >= self.nr_events() {
-                0
-            } else {
-                slot + 1
-            };
-            // Release: user space that sees the new tail sees the event.
-            self.ring.set_tail(state.tail);
-            let head = self.ring.head();
-            state.completed_events += 1;
-            if state.completed_events > 1 {
-                self.refill_slots(&mut state, head);
-            }
-            events_available(head, state.tail, self.nr_events())
-        };
+        let available = self.write_events(core::iter::once(*event));
         if let Some(eventfd) = eventfd {
             eventfd.signal();
         }
+        self.wake_sleepers(available);
+    }
+
+    /// Writes `events` into the ring under one acquisition of the completion
+    /// lock and publishes `tail` once, after the last of them; returns how
+    /// many events the ring holds now.  The caller signals the events'
+    /// eventfds and then calls [`Self::wake_sleepers`].  Each event holds a
+    /// ring slot (slot accounting), so the ring has room for all of them.
+    pub(crate) fn write_events(&self, events: impl Iterator<Item = IoEvent>) -> u32 {
+        let mut state = self.completion.lock();
+        let nr = self.nr_events();
+        let mut tail = state.tail;
+        let mut written = 0;
+        for event in events {
+            self.ring.write_event(tail, &event);
+            tail = if tail + 1 >= nr { 0 } else { tail + 1 };
+            written += 1;
+        }
+        state.tail = tail;
+        // Release: user space that sees the new tail sees the events.
+        self.ring.set_tail(tail);
+        let head = self.ring.head();
+        state.completed_events += written;
+        // fs/aio.c refills after each event once more than one is counted;
+        // once after the batch gives back the same slots (head is the same).
+        if state.completed_events > 1 {
+            self.refill_slots(&mut state, head);
+        }
+        events_available(head, tail, nr)
+    }
+
+    /// Wakes the sleepers that `available` events in the ring satisfy, after
+    /// events were written with [`Self::write_events`].
+    pub(crate) fn wake_sleepers(&self, available: u32) {
         // Order the tail store before the unlocked sleeper check; sleepers
         // queue themselves before they look at the ring.
         kernel::sync::barrier::smp_mb(kernel::sync::atomic::Full);
@@ -320,6 +337,11 @@ impl Kioctx {
     /// Copies up to `max` events to `events` under the consumers' lock
     /// (`EFAULT` leaves them in the ring).
     pub(crate) fn read_ring(&self, events: UserPtr, max: usize) -> Result<usize> {
+        // An empty ring reads as nothing under the lock too (`copy_out` stores
+        // nothing then): a poll of an empty ring takes no lock.
+        if !self.ring.has_events() {
+            return Ok(0);
+        }
         let _guard = self.ring_lock.lock();
         self.ring.copy_out(events, max)
     }

@@ -3,8 +3,8 @@
 //! One AIO request (fs/aio.c's `struct aio_kiocb`): from `io_submit` to its
 //! event in the ring.
 //!
-//! A request is one allocation ([`AioKiocb::alloc`], the single place a
-//! slab cache can take over) that owns everything its operation needs: the
+//! A request is one allocation from a slab cache of its own ([`AioKiocb::alloc`],
+//! fs/aio.c's `kiocb_cachep`) that owns everything its operation needs: the
 //! file, the eventfd, and the state of its opcode (the VFS `kiocb` and the
 //! user iterator of a read or write, the wait entry of a poll, the
 //! credentials of an fsync), plus one work item and the link on its
@@ -16,9 +16,12 @@
 //! fs/aio.c (`iocb_put`), whoever drops the last one posts the event and
 //! releases the request, so a completion that races with the end of
 //! `io_submit` never frees what the submitter still uses, and the event is
-//! never posted before the submission is done with the request.
+//! never posted before the submission is done with the request.  When that
+//! last reference is the submitter's, `io_submit` posts the event together
+//! with the others of its batch (`batch.rs`).
 
 use crate::abi::{IoEvent, Iocb};
+use crate::batch::SubmitBatch;
 use crate::context::{InflightRef, Kioctx};
 use crate::fsync::{self, FsyncState};
 use crate::poll::{self, PollState};
@@ -31,9 +34,10 @@ use kernel::eventfd::EventFdCtx;
 use kernel::fs::File;
 use kernel::list::{AtomicTracker, ListLinks, TryNewListArc};
 use kernel::prelude::*;
+use kernel::slab;
 use kernel::sync::aref::ARef;
 use kernel::sync::atomic::{Atomic, Relaxed};
-use kernel::sync::{Arc, SetOnce, UniqueArc};
+use kernel::sync::{Arc, ArcCache, SetOnce, UniqueArc};
 use kernel::task_work::TaskWorkItem;
 use kernel::uapi;
 use kernel::workqueue::{impl_has_work, new_work, Queue, Work, WorkItem};
@@ -142,11 +146,25 @@ impl TaskWorkItem for AioKiocb {
 /// Memory for a request that is not initialised yet.
 pub(crate) type UninitKiocb = UniqueArc<MaybeUninit<AioKiocb>>;
 
+/// The requests' slab cache, made at boot (fs/aio.c's `kiocb_cachep`, with
+/// its flags: requests are charged to the submitter's memory cgroup).
+static CACHE: SetOnce<ArcCache<AioKiocb>> = SetOnce::new();
+
+/// Makes the requests' cache (the initcall, which panics if this fails, as
+/// fs/aio.c does when it cannot make its caches).
+pub(crate) fn init_cache() -> Result {
+    let flags = slab::flags::ACCOUNT | slab::flags::HWCACHE_ALIGN;
+    CACHE.populate(ArcCache::new(c"aio_rs_kiocb", flags)?);
+    Ok(())
+}
+
 impl AioKiocb {
     /// Allocates a request before anything of the iocb is looked at, as
     /// fs/aio.c's `aio_get_req`, whose failure is `EAGAIN`.
     pub(crate) fn alloc() -> Result<UninitKiocb> {
-        UniqueArc::new_uninit(GFP_KERNEL).map_err(|_| EAGAIN)
+        // The cache exists before anything can submit (initcall).
+        let cache = CACHE.as_ref().ok_or(EAGAIN)?;
+        UniqueArc::new_uninit_from(cache, GFP_KERNEL).map_err(|_| EAGAIN)
     }
 
     /// Fills in a request for `iocb` (at user address `obj`): the checks of
@@ -186,13 +204,16 @@ impl AioKiocb {
         }? Error)
     }
 
-    /// Starts the operation.  On `Ok` it will finish and post its event;
-    /// on `Err` it never started, and dropping the request posts nothing.
-    pub(crate) fn issue(req: Arc<Self>) -> Result {
+    /// Starts the operation, which takes a reference of its own; `req` is
+    /// the submitter's, and `batch` holds the requests it submitted before.
+    /// On `Ok` the operation will finish and post its event; on `Err` it
+    /// never started, and dropping the request posts nothing.
+    pub(crate) fn issue(req: &Arc<Self>, batch: &mut SubmitBatch<'_>) -> Result {
         match req.op {
-            Op::Read { .. } | Op::Write { .. } => rw::issue(req),
-            Op::Fsync { .. } => fsync::issue(req),
-            Op::Poll => poll::arm(req),
+            // Fsync and poll never wait here (a work item, `vfs_poll`).
+            Op::Read { .. } | Op::Write { .. } => rw::issue(req, batch),
+            Op::Fsync { .. } => fsync::issue(req.clone()),
+            Op::Poll => poll::arm(req.clone()),
         }
     }
 
@@ -205,6 +226,28 @@ impl AioKiocb {
 
     pub(crate) fn op(&self) -> Op {
         self.op
+    }
+
+    /// The event of a finished operation.
+    pub(crate) fn event(&self) -> IoEvent {
+        IoEvent {
+            data: self.data,
+            obj: self.obj,
+            res: self.res.load(Relaxed),
+            res2: 0,
+        }
+    }
+
+    /// Takes the posting of the event over from the last reference's drop:
+    /// whether the operation finished (and so has an event to post).  Only
+    /// the holder of the last reference calls it.
+    pub(crate) fn take_finished(&self) -> bool {
+        self.finished.xchg(false, Relaxed)
+    }
+
+    /// The eventfd that the event signals (`IOCB_FLAG_RESFD`).
+    pub(crate) fn eventfd(&self) -> Option<&EventFdCtx> {
+        self.eventfd.as_ref()
     }
 
     pub(crate) fn ctx(&self) -> &Kioctx {
@@ -317,13 +360,7 @@ impl PinnedDrop for AioKiocb {
         // The last reference: post the event of an operation that ran (in
         // fs/aio.c's order, before the file and the eventfd are put).
         if self.finished.load(Relaxed) {
-            let event = IoEvent {
-                data: self.data,
-                obj: self.obj,
-                res: self.res.load(Relaxed),
-                res2: 0,
-            };
-            self.ctx.post(&event, self.eventfd.as_ref());
+            self.ctx.post(&self.event(), self.eventfd.as_ref());
         }
     }
 }

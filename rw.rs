@@ -10,6 +10,7 @@
 //! taken for ours (the lesson of CVE-2024-26764 and CVE-2024-35815).
 
 use crate::abi::{Iocb, IOCB_FLAG_IOPRIO, IOCB_FLAG_RESFD};
+use crate::batch::SubmitBatch;
 use crate::direct::{self, DirectRetry};
 use crate::kiocb::{AioKiocb, CancelFn, Op};
 use crate::retry::{self, ReadRetry};
@@ -136,6 +137,15 @@ impl RwState {
         self.write_held.store(true, Relaxed);
     }
 
+    /// [`Self::begin_write`] unless it would wait for a frozen file system.
+    fn try_begin_write(&self) -> bool {
+        let held = self.kiocb.try_start_write(self.regular);
+        if held {
+            self.write_held.store(true, Relaxed);
+        }
+        held
+    }
+
     /// Gives the freeze protection back, if the write holds it: before it
     /// waits for the pool, and when it completes.
     pub(crate) fn end_write(&self) {
@@ -183,28 +193,39 @@ impl RwState {
     }
 }
 
-/// Starts a prepared read or write (the rest of `aio_read`/`aio_write`),
-/// with the operation's reference.
-pub(crate) fn issue(op: Arc<AioKiocb>) -> Result {
-    let rw_type = match op.op() {
+/// Starts a prepared read or write (the rest of `aio_read`/`aio_write`).
+/// `req` is the submitter's reference, held until the method returns; the
+/// operation takes a reference of its own.  Before anything that may wait
+/// for others (a frozen file system, a file's method), the events of the
+/// requests that completed earlier in `batch` are posted, as fs/aio.c has
+/// them in the ring by then: what it waits for may be one of them (a read
+/// of the eventfd an earlier request signals).
+pub(crate) fn issue(req: &Arc<AioKiocb>, batch: &mut SubmitBatch<'_>) -> Result {
+    let rw_type = match req.op() {
         Op::Write { .. } => RwType::Write,
         _ => RwType::Read,
     };
-    let rw = op.rw();
+    let rw = req.rw();
     rw.kiocb.verify_area(rw_type, rw.iter.count())?;
-    if rw_type == RwType::Write {
+    if rw_type == RwType::Write && !rw.try_begin_write() {
+        batch.post();
         rw.begin_write();
     }
     let kiocb_flags = rw.kiocb.flags();
     let pool_ok = rw_type == RwType::Read || worker::write_limits_allow();
-    if pool_ok && direct::eligible(op.file(), kiocb_flags) {
-        direct::start(op, rw_type);
-    } else if rw_type == RwType::Write && pool_ok && sync_write::eligible(op.file(), kiocb_flags) {
-        sync_write::start(op);
-    } else if rw_type == RwType::Read && retry::eligible(op.file(), kiocb_flags) {
-        retry::start(op);
-    } else if let Some((op, ret)) = submit(op, rw_type) {
-        complete(op, sync_result(ret));
+    if pool_ok && direct::eligible(req.file(), kiocb_flags) {
+        direct::start(req.clone(), rw_type);
+    } else if rw_type == RwType::Write && pool_ok && sync_write::eligible(req.file(), kiocb_flags) {
+        sync_write::start(req.clone());
+    } else if rw_type == RwType::Read && retry::eligible(req.file(), kiocb_flags) {
+        retry::start(req.clone());
+    } else {
+        // Files without these paths' `IOCB_NOWAIT` attempts: the method may
+        // wait for anything (a pipe, a socket, an eventfd).
+        batch.post();
+        if let Some((op, ret)) = submit_held(req, rw_type) {
+            complete(op, sync_result(ret));
+        }
     }
     Ok(())
 }
@@ -213,11 +234,19 @@ pub(crate) fn issue(op: Arc<AioKiocb>) -> Result {
 /// the method queued the request (its completion has the reference now),
 /// else the reference back with the method's result.
 pub(crate) fn submit(op: Arc<AioKiocb>, rw_type: RwType) -> Option<(Arc<AioKiocb>, isize)> {
-    // Our own reference: a queued request may complete on another CPU
-    // before the method returns.
-    let req = op.clone();
+    // `op` becomes our own reference for the call (a queued request may
+    // complete on another CPU before the method returns), and the method
+    // gets another.
+    submit_held(&op, rw_type)
+}
+
+/// Calls the file's method with a new operation's reference, while `req`
+/// (the caller's) keeps the request alive until the method returns: `None`
+/// if the method queued the request, else the operation's reference back
+/// with the method's result.
+fn submit_held(req: &Arc<AioKiocb>, rw_type: RwType) -> Option<(Arc<AioKiocb>, isize)> {
     let rw = req.rw();
-    let _ = Arc::into_raw(op);
+    let _ = Arc::into_raw(req.clone());
     // SAFETY: Kiocb and iterator are prepared, in the request, which the
     // operation's reference keeps alive until completion, `req` till we return.
     let ret = unsafe { rw.kiocb.submit(rw_type, rw.iter.as_raw()) };
@@ -225,7 +254,7 @@ pub(crate) fn submit(op: Arc<AioKiocb>, rw_type: RwType) -> Option<(Arc<AioKiocb
         return None;
     }
     // SAFETY: The method did not take the operation's reference: it is ours.
-    Some((unsafe { take_back(&req) }, ret))
+    Some((unsafe { take_back(req) }, ret))
 }
 
 /// The operation's reference of `req`, given back by a method or a
@@ -233,10 +262,10 @@ pub(crate) fn submit(op: Arc<AioKiocb>, rw_type: RwType) -> Option<(Arc<AioKiocb
 ///
 /// # Safety
 ///
-/// `req`'s operation's reference was given to [`submit`], and the method or
-/// the completion that held it gave it up.
+/// `req`'s operation's reference was given to a method by [`submit_held`], and
+/// the method or the completion that held it gave it up.
 pub(crate) unsafe fn take_back(req: &AioKiocb) -> Arc<AioKiocb> {
-    // SAFETY: `submit` made the reference with `Arc::into_raw` (caller).
+    // SAFETY: `submit_held` made the reference with `Arc::into_raw` (caller).
     unsafe { Arc::from_raw(req) }
 }
 

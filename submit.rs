@@ -4,9 +4,11 @@
 //! read and submitted one by one; a partial submission returns how many
 //! were queued, an error only if the first one failed.  Their pointers are
 //! read a batch of up to 16 at a time (fs/aio.c: one `get_user` each; so
-//! does a batch of one).
+//! does a batch of one).  The requests that complete before `io_submit`
+//! returns post their events together (`batch.rs`).
 
 use crate::abi::{Iocb, IOCB_FLAG_RESFD, IOCB_KEY_OFFSET, KIOCB_KEY};
+use crate::batch::SubmitBatch;
 use crate::context::InflightRef;
 use crate::kiocb::{AioKiocb, Op, UninitKiocb};
 use crate::table::lookup;
@@ -15,6 +17,7 @@ use kernel::eventfd::EventFdCtx;
 use kernel::ffi::c_long;
 use kernel::fs::LocalFile;
 use kernel::prelude::*;
+use kernel::sync::Arc;
 use kernel::types::Opaque;
 use kernel::uaccess::{UserPtr, UserSlice};
 
@@ -101,6 +104,19 @@ impl Plug {
             active,
         })
     }
+
+    /// Issues what the plug holds so far, and plugs again: the requests of
+    /// a batch about to be posted get their chance to complete first.
+    fn flush(&self) {
+        if self.active {
+            // SAFETY: Started by this task, in place (type invariant); started
+            // again right away, so the invariant holds on.
+            unsafe {
+                bindings::blk_finish_plug(self.plug.get());
+                bindings::blk_start_plug(self.plug.get());
+            }
+        }
+    }
 }
 
 #[pinned_drop]
@@ -123,16 +139,24 @@ pub(crate) fn submit(ctx_id: usize, nr: c_long, iocbpp: UserPtr, compat: bool) -
     let nr = (nr as u64).min(u64::from(ctx.nr_events())) as usize;
     let mut ret = Ok(());
     let mut i = 0;
+    let mut batch = SubmitBatch::new(&ctx);
     {
-        pin_init::stack_pin_init!(let _plug = Plug::start(nr));
+        pin_init::stack_pin_init!(let plug = Plug::start(nr));
         let mut ptrs = [0usize; PTR_BATCH];
         'batches: while i < nr {
             let want = (nr - i).min(PTR_BATCH);
             let read = read_iocb_ptrs(iocbpp, i, &mut ptrs[..want], compat);
             for &user_iocb in &ptrs[..read] {
-                if let Err(e) = submit_one(&ctx, user_iocb, compat) {
-                    ret = Err(e);
-                    break 'batches;
+                if batch.is_full() {
+                    plug.flush();
+                    batch.post();
+                }
+                match submit_one(&ctx, user_iocb, compat, &mut batch) {
+                    Ok(req) => batch.hold(req),
+                    Err(e) => {
+                        ret = Err(e);
+                        break 'batches;
+                    }
                 }
                 i += 1;
             }
@@ -142,6 +166,9 @@ pub(crate) fn submit(ctx_id: usize, nr: c_long, iocbpp: UserPtr, compat: bool) -
             }
         }
     }
+    // After the plug's I/O was issued: what completed is posted now.
+    batch.post();
+    drop(batch);
     // A driver may have linked a request for cancellation while io_destroy
     // was already cancelling (fs/aio.c cancels once the last submitter is
     // gone): cancel those now.
@@ -157,7 +184,13 @@ pub(crate) fn submit(ctx_id: usize, nr: c_long, iocbpp: UserPtr, compat: bool) -
 }
 
 /// fs/aio.c's `io_submit_one`: copies and checks the iocb, then submits it.
-fn submit_one(ctx: &InflightRef, user_iocb: usize, compat: bool) -> Result {
+/// Returns the submitter's reference to the request.
+fn submit_one(
+    ctx: &InflightRef,
+    user_iocb: usize,
+    compat: bool,
+    batch: &mut SubmitBatch<'_>,
+) -> Result<Arc<AioKiocb>> {
     let iocb: Iocb = UserSlice::new(UserPtr::from_addr(user_iocb), core::mem::size_of::<Iocb>())
         .reader()
         .read()?;
@@ -176,7 +209,7 @@ fn submit_one(ctx: &InflightRef, user_iocb: usize, compat: bool) -> Result {
     if !ctx.get_req_slot() {
         return Err(EAGAIN);
     }
-    let res = submit_request(ctx, slot, &iocb, user_iocb, compat);
+    let res = submit_request(ctx, slot, &iocb, user_iocb, compat, batch);
     if res.is_err() {
         ctx.put_req_slot();
     }
@@ -184,14 +217,16 @@ fn submit_one(ctx: &InflightRef, user_iocb: usize, compat: bool) -> Result {
 }
 
 /// fs/aio.c's `__io_submit_one`: every check in C's order, then the
-/// operation.  On error nothing was started and no event will be posted.
+/// operation.  On error nothing was started and no event will be posted;
+/// else the submitter's reference to the request comes back.
 fn submit_request(
     ctx: &InflightRef,
     slot: UninitKiocb,
     iocb: &Iocb,
     user_iocb: usize,
     compat: bool,
-) -> Result {
+    batch: &mut SubmitBatch<'_>,
+) -> Result<Arc<AioKiocb>> {
     let file = LocalFile::fget(iocb.aio_fildes)?;
     // SAFETY: `io_submit` holds no `fdget_pos` on any file.
     let file = unsafe { LocalFile::assume_no_fdget_pos(file) };
@@ -200,18 +235,20 @@ fn submit_request(
     } else {
         None
     };
-    UserSlice::new(UserPtr::from_addr(user_iocb + IOCB_KEY_OFFSET), 4)
-        .writer()
-        .write(&KIOCB_KEY)?;
+    // `put_user`, as fs/aio.c.
+    UserPtr::from_addr(user_iocb.wrapping_add(IOCB_KEY_OFFSET)).put_u32(KIOCB_KEY)?;
     let op = Op::from_opcode(iocb.aio_lio_opcode)?;
-    let req = slot.pin_init_with(AioKiocb::new(
-        ctx.clone(),
-        file,
-        eventfd,
-        iocb,
-        user_iocb as u64,
-        op,
-        compat,
-    ))?;
-    AioKiocb::issue(req.into())
+    let req: Arc<AioKiocb> = slot
+        .pin_init_with(AioKiocb::new(
+            ctx.clone(),
+            file,
+            eventfd,
+            iocb,
+            user_iocb as u64,
+            op,
+            compat,
+        ))?
+        .into();
+    AioKiocb::issue(&req, batch)?;
+    Ok(req)
 }

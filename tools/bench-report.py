@@ -22,6 +22,14 @@ import sys
 
 FIO_RE = re.compile(r"fio-(?P<engine>[a-z_-]+)-qd(?P<qd>\d+)-(?P<mode>single|batched|ureap)-j(?P<jobs>\d+)\.json$")
 BFIO_RE = re.compile(r"bfio-(?P<cell>[a-z0-9-]+)-(?P<engine>libaio|io_uring)\.json$")
+CELL_RE = re.compile(r"cell-(?P<cell>shared|coldstart)-(?P<engine>aio|uring)\.json$")
+# The cells of tests/bench/ctx_cells.c, in table order.
+XCELLS = [
+    ("shared", "2 threads, one context (io_uring: a ring each), qd 8 each"),
+    ("coldstart", "cold start: io_setup(64), 64 reads, io_destroy"),
+]
+# Their series, as in BSERIES.
+XSERIES = [("rust", "aio"), ("c", "aio"), ("c", "uring"), ("rust", "uring")]
 # The buffered and O_DSYNC cells (guest-bench.sh), in table order, with what
 # each measures.
 BCELLS = [
@@ -89,6 +97,13 @@ def load_bfio(path):
     }
 
 
+def cpu_us_per_io(m, jobs):
+    """CPU time per I/O in us: fio's usr and sys CPU are per job, in %."""
+    if not m or not m.get("iops"):
+        return None
+    return (m["usr_cpu"] + m["sys_cpu"]) / 100.0 * jobs / m["iops"] * 1e6
+
+
 def median(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None
@@ -106,9 +121,10 @@ def main():
 
     raw = []
     braw = []
+    xraw = []
     micro = []
     for rdir in sorted(glob.glob(os.path.join(d, "round-*-*"))):
-        m = re.search(r"round-(\d+)-(rust|c)$", rdir)
+        m = re.search(r"round-(\d+)-(rust|c|base)$", rdir)
         if not m:
             continue
         rnd, kernel = int(m.group(1)), m.group(2)
@@ -133,6 +149,18 @@ def main():
                 print(f"bench: unreadable {p}: {e}", file=sys.stderr)
                 continue
             braw.append(dict(round=rnd, kernel=kernel, engine=bm["engine"], cell=bm["cell"], **fig))
+        for p in sorted(glob.glob(os.path.join(rdir, "out", "cell-*.json"))):
+            xm = CELL_RE.search(os.path.basename(p))
+            if not xm:
+                continue
+            try:
+                with open(p) as fh:
+                    fig = json.load(fh)
+            except ValueError as e:
+                print(f"bench: unreadable {p}: {e}", file=sys.stderr)
+                continue
+            xraw.append(dict(round=rnd, kernel=kernel, engine=xm["engine"], cell=xm["cell"],
+                             iops=fig["iops"], cpu_us_per_io=fig["cpu_us_per_io"]))
         for name in ("wakeups", "submit_latency", "syscall_cost"):
             p = os.path.join(rdir, "out", name + ".json")
             if os.path.exists(p):
@@ -144,7 +172,7 @@ def main():
                    key=lambda c: (c[0], c[1] != "single", c[2]))
     med = {}
     for (jobs, mode, qd) in cells:
-        for kernel, engine in SERIES + [CONTROL]:
+        for kernel, engine in SERIES + [CONTROL, ("base", "libaio")]:
             rows = [r for r in raw if (r["jobs"], r["mode"], r["qd"], r["kernel"], r["engine"]) ==
                     (jobs, mode, qd, kernel, engine)]
             if rows:
@@ -170,6 +198,7 @@ def main():
             **{f"ctx_per_io_{k}_{e}": med.get((jobs, mode, qd, k, e), {}).get("ctx_per_io") for k, e in SERIES},
             **{f"cpu_{k}_{e}": (lambda m: m["usr_cpu"] + m["sys_cpu"] if m else None)(med.get((jobs, mode, qd, k, e)))
                for k, e in SERIES},
+            **{f"cpu_us_per_io_{k}_{e}": cpu_us_per_io(med.get((jobs, mode, qd, k, e)), jobs) for k, e in SERIES},
             ours_over_c=ratio(ours.get("iops"), c_aio.get("iops")),
             ours_over_io_uring=ratio(ours.get("iops"), uring.get("iops")),
             ours_over_io_uring_polled=ratio(ours.get("iops"), polled.get("iops")),
@@ -182,7 +211,7 @@ def main():
                        ("syscall_cost", ("null_syscall_ns", "getevents_empty_ns", "submit_einval_ns",
                                          "read_roundtrip_ns", "read_user_reap_ns", "cached_read_ns",
                                          "direct_read_ns", "shared_read_ns", "cold_start_ns"))):
-        for kernel in ("rust", "c"):
+        for kernel in ("rust", "c", "base"):
             rows = [m for m in micro if m["measure"] == name and m["kernel"] == kernel]
             if rows:
                 micro_med[f"{name}_{kernel}"] = {k: median([r.get(k) for r in rows]) for k in keys} | {
@@ -198,7 +227,7 @@ def main():
           f"{env.get('guest')})")
     hdr = (f"{'jobs':>4} {'mode':>7} {'qd':>4} | " + " ".join(f"{label(k, e):>18}" for k, e in SERIES) +
            f" | {'ours/C':>7} {'ours/uring':>10} {'ours/polled':>11} | {'ctx/IO ours':>11} {'ctx/IO C':>9}"
-           f" | {'cpu% ours':>9} {'cpu% C':>7} | {'control':>7}")
+           f" | {'cpu% ours':>9} {'cpu% C':>7} | {'us/IO ours':>10} {'C':>5} {'uring':>5} | {'control':>7}")
     print(hdr)
     print("-" * len(hdr))
     for t in table:
@@ -208,6 +237,8 @@ def main():
               f" {f(t['ours_over_io_uring_polled'], '{:.2f}'):>11}"
               f" | {f(t['ctx_per_io_rust_libaio'], '{:.3f}'):>11} {f(t['ctx_per_io_c_libaio'], '{:.3f}'):>9}"
               f" | {f(t['cpu_rust_libaio'], '{:.0f}'):>9} {f(t['cpu_c_libaio'], '{:.0f}'):>7}"
+              f" | {f(t['cpu_us_per_io_rust_libaio'], '{:.1f}'):>10} {f(t['cpu_us_per_io_c_libaio'], '{:.1f}'):>5}"
+              f" {f(t['cpu_us_per_io_c_io_uring'], '{:.1f}'):>5}"
               f" | {f(t['control'], '{:.2f}'):>7}")
     if table:
         geo = [t["ours_over_c"] for t in table if t["ours_over_c"]]
@@ -241,9 +272,12 @@ def main():
                   f"cold start (io_setup, 64 reads, io_destroy) {f(c.get('cold_start_ns'))}")
 
     bmed, btable = buffered_table(braw, env, ratio, f)
+    xmed, xtable = ctx_cells_table(xraw, ratio, f)
+    before_after = base_table(env, cells, med, micro_med, xraw, ratio, f)
     results = {"environment": env, "raw_fio": raw, "raw_micro": micro,
                "cells": table, "micro": micro_med, "raw_buffered": braw,
-               "buffered_cells": btable}
+               "buffered_cells": btable, "raw_ctx_cells": xraw, "ctx_cells": xtable,
+               "ours_over_base": before_after}
     with open(os.path.join(d, "results.json"), "w") as fh:
         json.dump(results, fh, indent=1)
     with open(os.path.join(d, "results.csv"), "w", newline="") as fh:
@@ -264,8 +298,76 @@ def main():
     print()
     print(f"files: {host_dir}/results.json, results.csv, iops.png")
     if "--smoke-check" in sys.argv:
-        return smoke_check(d, med, micro_med, bmed)
+        return smoke_check(d, med, micro_med, bmed, xmed)
     return 0
+
+
+def base_table(env, cells, med, micro_med, xraw, ratio, f):
+    """With BENCH_BASE: ours now against ours at the base commit, figure by
+    figure, from the same run (IOPS: higher is better; ns: lower is)."""
+    if not env.get("base"):
+        return []
+    rows = []
+    for (jobs, mode, qd) in cells:
+        now = med.get((jobs, mode, qd, "rust", "libaio"), {})
+        then = med.get((jobs, mode, qd, "base", "libaio"), {})
+        rows.append((f"fio {jobs} job(s), {mode}, qd {qd} (IOPS)", now.get("iops"), then.get("iops")))
+    for cell, what in XCELLS:
+        now = median([r["iops"] for r in xraw if (r["cell"], r["kernel"], r["engine"]) == (cell, "rust", "aio")])
+        then = median([r["iops"] for r in xraw if (r["cell"], r["kernel"], r["engine"]) == (cell, "base", "aio")])
+        rows.append((f"{what} (IOPS)", now, then))
+    now_c, then_c = micro_med.get("syscall_cost_rust", {}), micro_med.get("syscall_cost_base", {})
+    for k in ("getevents_empty_ns", "submit_einval_ns", "read_roundtrip_ns", "read_user_reap_ns",
+              "cached_read_ns", "direct_read_ns", "shared_read_ns", "cold_start_ns"):
+        rows.append((f"syscall_cost {k}", now_c.get(k), then_c.get(k)))
+    print()
+    print(f"ours now ({env.get('commit')}) against ours at {env.get('base')}, same run, medians over rounds")
+    hdr = f"{'figure':<62} | {'now':>9} {'base':>9} | {'now/base':>8}"
+    print(hdr)
+    print("-" * len(hdr))
+    out = []
+    for what, now, then in rows:
+        r = ratio(now, then)
+        out.append(dict(figure=what, now=now, base=then, now_over_base=r))
+        print(f"{what:<62} | {f(now):>9} {f(then):>9} | {f(r, '{:.3f}'):>8}")
+    return out
+
+
+def ctx_cells_table(xraw, ratio, f):
+    """Medians of the cells of ctx_cells.c: IOPS, CPU per I/O, ratios."""
+    xmed = {}
+    for cell, _ in XCELLS:
+        for kernel, engine in XSERIES:
+            rows = [r for r in xraw if (r["cell"], r["kernel"], r["engine"]) == (cell, kernel, engine)]
+            if rows:
+                xmed[(cell, kernel, engine)] = {
+                    k: median([r[k] for r in rows]) for k in ("iops", "cpu_us_per_io")
+                } | {"rounds": len(rows)}
+    if not xmed:
+        return xmed, []
+    xtable = []
+    print()
+    print("cells fio cannot run (tests/bench/ctx_cells.c), 4k O_DIRECT random reads of null_blk, "
+          "medians over rounds; us/IO = CPU time per I/O")
+    hdr = (f"{'cell':<58} | {'ours':>7} {'C':>7} {'io_uring':>8} | {'ours/C':>6} {'ours/uring':>10}"
+           f" {'control':>7} | {'us/IO ours':>10} {'C':>5} {'uring':>5}")
+    print(hdr)
+    print("-" * len(hdr))
+    for cell, what in XCELLS:
+        ours, c_aio, uring, ctl = (xmed.get((cell,) + s, {}) for s in XSERIES)
+        row = dict(cell=cell, what=what,
+                   iops_ours=ours.get("iops"), iops_c=c_aio.get("iops"), iops_io_uring=uring.get("iops"),
+                   ours_over_c=ratio(ours.get("iops"), c_aio.get("iops")),
+                   ours_over_io_uring=ratio(ours.get("iops"), uring.get("iops")),
+                   control=ratio(ctl.get("iops"), uring.get("iops")),
+                   cpu_us_per_io_ours=ours.get("cpu_us_per_io"), cpu_us_per_io_c=c_aio.get("cpu_us_per_io"),
+                   cpu_us_per_io_io_uring=uring.get("cpu_us_per_io"))
+        xtable.append(row)
+        print(f"{what:<58} | {f(row['iops_ours']):>7} {f(row['iops_c']):>7} {f(row['iops_io_uring']):>8}"
+              f" | {f(row['ours_over_c'], '{:.2f}'):>6} {f(row['ours_over_io_uring'], '{:.2f}'):>10}"
+              f" {f(row['control'], '{:.2f}'):>7} | {f(row['cpu_us_per_io_ours'], '{:.1f}'):>10}"
+              f" {f(row['cpu_us_per_io_c'], '{:.1f}'):>5} {f(row['cpu_us_per_io_io_uring'], '{:.1f}'):>5}")
+    return xmed, xtable
 
 
 def buffered_table(braw, env, ratio, f):
@@ -313,7 +415,7 @@ def buffered_table(braw, env, ratio, f):
     return bmed, btable
 
 
-def smoke_check(d, med, micro_med, bmed):
+def smoke_check(d, med, micro_med, bmed, xmed):
     """Every series and measurement produced a figure (not: how fast)."""
     checks = [(f"fio {label(k, e)}", any(key[3:] == (k, e) and m["iops"] for key, m in med.items()))
               for k, e in SERIES + [CONTROL]]
@@ -328,6 +430,8 @@ def smoke_check(d, med, micro_med, bmed):
                for kernel in ("rust", "c")]
     checks += [(f"buffered {cell} {label(k, e)}", bool(bmed.get((cell, k, e), {}).get("iops")))
                for cell, _ in BCELLS for k, e in BSERIES]
+    checks += [(f"cell {cell} {kernel} {engine}", bool(xmed.get((cell, kernel, engine), {}).get("iops")))
+               for cell, _ in XCELLS for kernel, engine in XSERIES]
     checks.append(("plot", os.path.getsize(os.path.join(d, "iops.png")) > 0
                    if os.path.exists(os.path.join(d, "iops.png")) else False))
     for name, ok in checks:

@@ -16,6 +16,11 @@
 #   BENCH_BUFFERED=0  skip the buffered and O_DSYNC cells (ext4 on virtio-blk
 #                  and on a null_blk with a fixed latency, BENCH_LAT_US,
 #                  default 2000)
+#   BENCH_BASE=REV  also our kernel as of commit REV (its crate, Kconfig and
+#                  config fragments; this checkout's kernel patches), as a
+#                  third kernel in every round: the report then gives ours
+#                  now / ours at REV for every figure (what a change bought,
+#                  measured in one run)
 #   BENCH_SMOKE=1  one round, one fio cell, tiny micro-measurements, on the
 #                  test kernels: what `make test` runs so that this keeps
 #                  working; its figures mean nothing.
@@ -36,6 +41,26 @@ fi
 for impl in rust c; do
 	"$SRC/tools/kbuild.sh" "$flavour" "$impl" >/dev/null
 done
+kernels="rust c"
+base=${BENCH_BASE:-}
+if [ -n "$base" ]; then
+	rev=$(git -C "$SRC" rev-parse --short "$base")
+	base_src=$AIO_CACHE/base-src/$rev
+	if [ ! -e "$base_src/.complete" ]; then
+		rm -rf "$base_src"
+		mkdir -p "$base_src"
+		git -C "$SRC" archive "$rev" | tar -x -C "$base_src"
+		touch "$base_src/.complete"
+	fi
+	AIO_RS_SRC=$base_src "$SRC/tools/kbuild.sh" "$flavour" rust >/dev/null
+	kernels="rust c base"
+fi
+vmlinux() {	# vmlinux KERNEL: the image of rust, c or base
+	case $1 in
+	base) echo "$ROOT/build/out/$flavour-rust-base/vmlinux" ;;
+	*) echo "$ROOT/build/out/$flavour-$1/vmlinux" ;;
+	esac
+}
 "$SRC/tools/build-tests.sh"
 [ -e "$AIO_CACHE/accel" ] ||
 	"$SRC/tools/accel-probe.sh" "$ROOT/build/out/$flavour-c/vmlinux" >/dev/null
@@ -52,6 +77,8 @@ conf() {	# conf IMPL: the guest's settings for one kernel
 	# io_uring on our kernel is the control: the same code on both kernels.
 	local engines="libaio io_uring"
 	[ "$1" = c ] && engines="libaio io_uring io_uring-polled"
+	# The base is compared with ours only.
+	[ "$1" = base ] && engines="libaio"
 	if [ "$smoke" = 1 ]; then
 		cat <<-EOF
 		ENGINES="$engines"
@@ -101,17 +128,18 @@ conf() {	# conf IMPL: the guest's settings for one kernel
 	echo "kernel=$(cat "$ROOT/build/linux/Makefile" | awk '/^VERSION/ { v = $3 } /^PATCHLEVEL/ { p = $3 } /^SUBLEVEL/ { s = $3 } END { print v "." p "." s }')"
 	echo "fio=$(in_root fio --version)"
 	echo "commit=$(git -C "$SRC" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+	echo "base=${rev:-}"
 } >"$dir/environment"
 
 for round in $(seq 1 "$rounds"); do
-	order="rust c"
-	[ $((round % 2)) = 0 ] && order="c rust"
+	order=$kernels
+	[ $((round % 2)) = 0 ] && order=$(echo "$kernels" | tr ' ' '\n' | tac | tr '\n' ' ')
 	for impl in $order; do
 		work=$dir/round-$round-$impl
 		stage_guest "$work" "$SRC/tools/guest-bench.sh"
 		conf "$impl" >"$work/bench.conf"
 		log "bench round $round/$rounds: $flavour-$impl ($accel)"
-		"$SRC/tools/qemu-run.sh" "$ROOT/build/out/$flavour-$impl/vmlinux" "$work" 3600 ||
+		"$SRC/tools/qemu-run.sh" "$(vmlinux "$impl")" "$work" 3600 ||
 			log "bench: guest $flavour-$impl failed in round $round (see $work/console.log)"
 	done
 done

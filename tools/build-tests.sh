@@ -22,7 +22,7 @@ in_root /bin/bash -ec '
 		esac
 	done
 	for t in /build/src/tests/bench/*.c; do
-		gcc $cflags -o $out.new/bench/$(basename $t .c) $t -lpthread
+		gcc $cflags -o $out.new/bench/$(basename $t .c) $t -lpthread -luring
 	done
 	cp -a /usr/src/libaio/harness/. $out.new/harness/
 	make -s -C $out.new/harness LIBAIO=-laio all >/dev/null

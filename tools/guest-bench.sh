@@ -5,6 +5,7 @@
 #   fio-ENGINE-qdN-MODE-jJ.json   fio's own JSON for one matrix cell
 #   wakeups.json, submit_latency.json   the two micro-measurements
 #   syscall_cost.json   ns per call of each AIO system call path
+#   cell-{shared,coldstart}-{aio,uring}.json   cells of tests/bench/ctx_cells.c
 . /mnt/work/bench.conf
 O=/mnt/work/out
 B=/build/tests/bench
@@ -97,6 +98,19 @@ if [ "${BUFFERED:-0}" = 1 ]; then
 	bcell cold-seq128k-qd8-vda vda 1 read 128k 8
 	umount /tmp/b-vda /tmp/b-lat
 fi
+
+# Cells fio cannot run (tests/bench/ctx_cells.c), on null_blk: 2 threads
+# submitting to and reaping from one shared context (io_uring: a ring per
+# thread), and cold starts (a context, 64 reads, destroyed; repeated).
+#   cell-CELL-ENGINE.json
+for engine in aio uring; do
+	timeout -k 5 $((RUNTIME * 3 + 60)) $B/ctx_cells shared /dev/nullb0 "$RUNTIME" 8 $engine \
+		>$O/cell-shared-$engine.json 2>$O/cell-shared-$engine.log ||
+		rm -f $O/cell-shared-$engine.json
+	timeout -k 5 $((RUNTIME * 3 + 60)) $B/ctx_cells coldstart /dev/nullb0 "$RUNTIME" $engine \
+		>$O/cell-coldstart-$engine.json 2>$O/cell-coldstart-$engine.log ||
+		rm -f $O/cell-coldstart-$engine.json
+done
 
 if [ "${MICRO:-1}" = 0 ]; then
 	echo done >$O/complete

@@ -19,6 +19,8 @@ for t in setup_destroy getevents_submit compat32; do
 done
 run $R/abi/implementation.out 60 $T/abi/implementation "$impl"
 run $R/abi/poll_cancel.out 300 $T/abi/poll_cancel
+# Requests that complete inside io_submit: events, eventfd counts, slots.
+run $R/abi/batch.out 300 $T/abi/batch
 run $R/abi/usb_cancel.out 300 $T/abi/usb_cancel
 # Buffered AIO on FUSE (no IOCB_NOWAIT), served by the test itself.
 run $R/abi/fuse_pool.out 300 $T/abi/fuse_pool /tmp/fuse "$impl"

@@ -3,6 +3,11 @@
 # Prints the path (on the host) of the resulting vmlinux.  Incremental: the
 # patched tree and each build directory live in the cache and are reused;
 # the config is regenerated only when a fragment or a patch changes.
+# With AIO_RS_SRC=DIR (a copy of this repository at another commit), the
+# crate, Kconfig and config fragments come from DIR, the kernel tree and
+# its patches from this checkout, and the kernel goes to its own build
+# directory, {test,release}-{rust,c}-base: what `make bench` compares with
+# (BENCH_BASE).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -63,8 +68,14 @@ fi
 ln -sfn /build/src "$tree/fs/aio_rs"
 flock -u 8
 
+# The base's crate is what the guest's /build/src is from here on (in_root).
+if [ -n "${AIO_RS_SRC:-}" ]; then
+	SRC=$(cd "$AIO_RS_SRC" && pwd)
+	suffix=-base
+fi
+
 # 2. The config: tinyconfig + fragments, regenerated when they change.
-out=build/out/$flavour-$impl
+out=build/out/$flavour-$impl${suffix:-}
 mkdir -p "$ROOT/$out"
 frags="configs/base.config configs/$flavour.config configs/impl-$impl.config"
 chash=$( (cd "$SRC" && cat $frags Kconfig; echo "$phash") | sha1sum | cut -c1-16)
