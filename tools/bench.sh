@@ -50,7 +50,18 @@ if [ -n "$base" ]; then
 		rm -rf "$base_src"
 		mkdir -p "$base_src"
 		git -C "$SRC" archive "$rev" | tar -x -C "$base_src"
+		# Newer than any object of the build directory it is seeded from
+		# (git archive dates files at the commit).
+		find "$base_src" -type f -exec touch {} +
 		touch "$base_src/.complete"
+	fi
+	# Seeded from ours: the kernel around the crate is the same, so the
+	# base builds incrementally.
+	bout=$ROOT/build/out/$flavour-rust-base
+	if [ ! -d "$bout" ]; then
+		cp -a "$ROOT/build/out/$flavour-rust" "$bout.tmp"
+		rm -f "$bout.tmp/.aio-built"
+		mv "$bout.tmp" "$bout"
 	fi
 	AIO_RS_SRC=$base_src "$SRC/tools/kbuild.sh" "$flavour" rust >/dev/null
 	kernels="rust c base"
