@@ -24,6 +24,7 @@
 
 use crate::context::Kioctx;
 use crate::kiocb::AioKiocb;
+use core::mem::MaybeUninit;
 use kernel::sync::Arc;
 
 /// Requests held by one batch: `io_submit` posts the batch when it is full
@@ -31,24 +32,27 @@ use kernel::sync::Arc;
 pub(crate) const BATCH: usize = 32;
 
 /// The submitter's references to the requests of one `io_submit` that are
-/// not posted yet.
+/// not posted yet.  The array is not initialised beyond what it holds: a
+/// batch costs nothing to create (`io_submit` of one iocb is the common
+/// case), where zeroing it was a measurable part of the call.
 ///
 /// # Invariants
 ///
-/// `reqs[..len]` are `Some`, the rest `None`; every request is one of
+/// `reqs[..len]` are initialised, the rest not; every request is one of
 /// `ctx`'s.
 pub(crate) struct SubmitBatch<'a> {
     ctx: &'a Kioctx,
-    reqs: [Option<Arc<AioKiocb>>; BATCH],
+    reqs: [MaybeUninit<Arc<AioKiocb>>; BATCH],
     len: usize,
 }
 
 impl<'a> SubmitBatch<'a> {
     /// An empty batch of `ctx`'s requests.
     pub(crate) fn new(ctx: &'a Kioctx) -> Self {
+        // INVARIANT: Nothing is held.
         Self {
             ctx,
-            reqs: [const { None }; BATCH],
+            reqs: [const { MaybeUninit::uninit() }; BATCH],
             len: 0,
         }
     }
@@ -63,8 +67,8 @@ impl<'a> SubmitBatch<'a> {
     /// posts its own event, unbatched).
     pub(crate) fn hold(&mut self, req: Arc<AioKiocb>) {
         if let Some(slot) = self.reqs.get_mut(self.len) {
-            // INVARIANT: One more `Some`, right after the others.
-            *slot = Some(req);
+            slot.write(req);
+            // INVARIANT: One more initialised, right after the others.
             self.len += 1;
         }
     }
@@ -72,49 +76,51 @@ impl<'a> SubmitBatch<'a> {
     /// Releases every held reference, and posts the events of the requests
     /// whose last reference it was, together.
     pub(crate) fn post(&mut self) {
+        // INVARIANT: From here on nothing counts as held: each reference
+        // below is read out exactly once.
         let held = core::mem::take(&mut self.len);
         // The finished requests that are ours alone move to the front.
         let mut done = 0;
         for i in 0..held {
-            let Some(req) = self.reqs[i].take() else {
-                continue;
-            };
+            // SAFETY: `reqs[..held]` were initialised (type invariant), and
+            // slot `i` is read once (`len` is 0; `done <= i`).
+            let req = unsafe { self.reqs[i].assume_init_read() };
             if let Some(req) = Arc::into_unique_or_drop(req) {
                 // Nobody else can reach the request any more: its event is
                 // ours to post, and its drop will not post it again.
                 if req.take_finished() {
-                    self.reqs[done] = Some(req.into());
+                    self.reqs[done].write(req.into());
                     done += 1;
                 }
             }
         }
-        let finished = &mut self.reqs[..done];
-        if finished.is_empty() {
+        if done == 0 {
             return;
         }
+        // SAFETY: `reqs[..done]` were just written, and `MaybeUninit<T>` has
+        // `T`'s layout.
+        let finished =
+            unsafe { &*(core::ptr::from_ref(&self.reqs[..done]) as *const [Arc<AioKiocb>]) };
         let available = self
             .ctx
-            .write_events(finished.iter().flatten().map(|req| req.event()));
+            .write_events(finished.iter().map(|req| req.event()));
         // After `tail` is published, as fs/aio.c signals after posting.
         for (i, req) in finished.iter().enumerate() {
-            let Some(eventfd) = req.as_ref().and_then(|req| req.eventfd()) else {
+            let Some(eventfd) = req.eventfd() else {
                 continue;
             };
-            let same = |req: &Option<Arc<AioKiocb>>| {
-                req.as_ref()
-                    .and_then(|req| req.eventfd())
-                    .is_some_and(|other| other.is_same(eventfd))
-            };
+            let same = |req: &&Arc<AioKiocb>| req.eventfd().is_some_and(|e| e.is_same(eventfd));
             // Once per eventfd: at its first event, with the number of its events.
-            if !finished[..i].iter().any(same) {
-                let count = finished[i..].iter().filter(|req| same(req)).count();
+            if !finished[..i].iter().any(|req| same(&req)) {
+                let count = finished[i..].iter().filter(same).count();
                 eventfd.signal_count(count as u64);
             }
         }
         self.ctx.wake_sleepers(available);
         // The requests go: their files, eventfds and context references.
-        for req in finished {
-            drop(req.take());
+        for slot in &mut self.reqs[..done] {
+            // SAFETY: Initialised above and not read out since; dropped once.
+            unsafe { slot.assume_init_drop() };
         }
     }
 }

@@ -139,36 +139,38 @@ pub(crate) fn submit(ctx_id: usize, nr: c_long, iocbpp: UserPtr, compat: bool) -
     let nr = (nr as u64).min(u64::from(ctx.nr_events())) as usize;
     let mut ret = Ok(());
     let mut i = 0;
-    let mut batch = SubmitBatch::new(&ctx);
     {
-        pin_init::stack_pin_init!(let plug = Plug::start(nr));
-        let mut ptrs = [0usize; PTR_BATCH];
-        'batches: while i < nr {
-            let want = (nr - i).min(PTR_BATCH);
-            let read = read_iocb_ptrs(iocbpp, i, &mut ptrs[..want], compat);
-            for &user_iocb in &ptrs[..read] {
-                if batch.is_full() {
-                    plug.flush();
-                    batch.post();
-                }
-                match submit_one(&ctx, user_iocb, compat, &mut batch) {
-                    Ok(req) => batch.hold(req),
-                    Err(e) => {
-                        ret = Err(e);
-                        break 'batches;
+        // Dropped in place at the end of the block (a move would copy it).
+        let mut batch = SubmitBatch::new(&ctx);
+        {
+            pin_init::stack_pin_init!(let plug = Plug::start(nr));
+            let mut ptrs = [0usize; PTR_BATCH];
+            'batches: while i < nr {
+                let want = (nr - i).min(PTR_BATCH);
+                let read = read_iocb_ptrs(iocbpp, i, &mut ptrs[..want], compat);
+                for &user_iocb in &ptrs[..read] {
+                    if batch.is_full() {
+                        plug.flush();
+                        batch.post();
                     }
+                    match submit_one(&ctx, user_iocb, compat, &mut batch) {
+                        Ok(req) => batch.hold(req),
+                        Err(e) => {
+                            ret = Err(e);
+                            break 'batches;
+                        }
+                    }
+                    i += 1;
                 }
-                i += 1;
-            }
-            if read < want {
-                ret = Err(EFAULT);
-                break;
+                if read < want {
+                    ret = Err(EFAULT);
+                    break;
+                }
             }
         }
+        // After the plug's I/O was issued: what completed is posted now.
+        batch.post();
     }
-    // After the plug's I/O was issued: what completed is posted now.
-    batch.post();
-    drop(batch);
     // A driver may have linked a request for cancellation while io_destroy
     // was already cancelling (fs/aio.c cancels once the last submitter is
     // gone): cancel those now.
