@@ -97,8 +97,7 @@ impl<'a> SubmitBatch<'a> {
         if done == 0 {
             return;
         }
-        // SAFETY: `reqs[..done]` were just written, and `MaybeUninit<T>` has
-        // `T`'s layout.
+        // SAFETY: `reqs[..done]` were just written; `MaybeUninit<T>` is laid out as `T`.
         let finished =
             unsafe { &*(core::ptr::from_ref(&self.reqs[..done]) as *const [Arc<AioKiocb>]) };
         let available = self
