@@ -104,6 +104,18 @@ def cpu_us_per_io(m, jobs):
     return (m["usr_cpu"] + m["sys_cpu"]) / 100.0 * jobs / m["iops"] * 1e6
 
 
+def cell_medians(raw, cells, series, keys):
+    """{(cell, kernel, engine): medians of keys over rounds, and the rounds}."""
+    med = {}
+    for cell, _ in cells:
+        for kernel, engine in series:
+            rows = [r for r in raw if (r["cell"], r["kernel"], r["engine"]) == (cell, kernel, engine)]
+            if rows:
+                med[(cell, kernel, engine)] = {k: median([r[k] for r in rows]) for k in keys} | {
+                    "rounds": len(rows)}
+    return med
+
+
 def median(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None
@@ -335,14 +347,7 @@ def base_table(env, cells, med, micro_med, xraw, ratio, f):
 
 def ctx_cells_table(xraw, ratio, f):
     """Medians of the cells of ctx_cells.c: IOPS, CPU per I/O, ratios."""
-    xmed = {}
-    for cell, _ in XCELLS:
-        for kernel, engine in XSERIES:
-            rows = [r for r in xraw if (r["cell"], r["kernel"], r["engine"]) == (cell, kernel, engine)]
-            if rows:
-                xmed[(cell, kernel, engine)] = {
-                    k: median([r[k] for r in rows]) for k in ("iops", "cpu_us_per_io")
-                } | {"rounds": len(rows)}
+    xmed = cell_medians(xraw, XCELLS, XSERIES, ("iops", "cpu_us_per_io"))
     if not xmed:
         return xmed, []
     xtable = []
@@ -373,14 +378,7 @@ def ctx_cells_table(xraw, ratio, f):
 def buffered_table(braw, env, ratio, f):
     """Medians of the buffered cells, printed as a table of IOPS, time in
     the submitting call, and the ratios."""
-    bmed = {}
-    for cell, _ in BCELLS:
-        for kernel, engine in BSERIES:
-            rows = [r for r in braw if (r["cell"], r["kernel"], r["engine"]) == (cell, kernel, engine)]
-            if rows:
-                bmed[(cell, kernel, engine)] = {
-                    k: median([r[k] for r in rows]) for k in ("iops", "cpu", "slat_p50_us", "slat_p99_us")
-                } | {"rounds": len(rows)}
+    bmed = cell_medians(braw, BCELLS, BSERIES, ("iops", "cpu", "slat_p50_us", "slat_p99_us"))
     if not bmed:
         return bmed, []
     btable = []
