@@ -7,10 +7,11 @@
 use crate::abi::IoEvent;
 use crate::accounting;
 use crate::cancel::CancelList;
+use crate::claim::{claim_start, unclaimed, Claim, ClaimOp};
 use crate::ring::Ring;
 use crate::ring_index::{events_available, RingGeometry};
 use crate::slots::ReqSlots;
-use crate::waitbit::EventWaitQueue;
+use crate::waitbit::{EventWaitQueue, RingCounts};
 use crate::worker::PoolShare;
 use core::ops::Deref;
 use core::ptr::NonNull;
@@ -19,9 +20,10 @@ use kernel::eventfd::EventFdCtx;
 use kernel::mm::Mm;
 use kernel::prelude::*;
 use kernel::sync::aref::ARef;
-use kernel::sync::atomic::{Atomic, Full, Relaxed};
+use kernel::sync::atomic::{Acquire, Atomic, Full, Relaxed, Release};
+use kernel::sync::barrier::{smp_mb, Read, Write};
 use kernel::sync::percpu_ref::PercpuRef;
-use kernel::sync::{new_mutex, new_spinlock_irq, rcu, Arc, Mutex, SpinLockIrq};
+use kernel::sync::{new_spinlock, new_spinlock_irq, rcu, Arc, SpinLock, SpinLockIrq};
 use kernel::uaccess::UserPtr;
 
 /// An AIO context.
@@ -55,9 +57,15 @@ pub(crate) struct Kioctx {
     /// requests (fs/aio.c's `users` and `reqs`), per CPU.
     #[pin]
     users: PercpuRef,
-    /// Serialises the kernel-side consumers of the ring (`io_getevents`).
+    /// Events claimed by kernel-side consumers (`claim.rs`): only grows.
+    consumed: Atomic<u64>,
+    /// Events posted: `CompletionState::produced`, stored after `ring->tail`.
+    produced: Atomic<u64>,
+    /// Odd while a post stores `ring->tail` and `produced` (a seqcount).
+    post_seq: Atomic<u32>,
+    /// The last claim stored into `ring->head` (only ever moves forward).
     #[pin]
-    ring_lock: Mutex<()>,
+    head_published: SpinLock<u64>,
     /// The producer side of the ring, taken from any context.
     #[pin]
     completion: SpinLockIrq<CompletionState>,
@@ -78,6 +86,8 @@ struct CompletionState {
     /// Events posted whose slots have not been given back to the free
     /// slots yet (they may still sit in the ring).
     completed_events: u32,
+    /// Events posted since the context was set up.
+    produced: u64,
 }
 
 /// A reference that keeps `io_destroy` (and `exit_aio`) waiting: held by a
@@ -149,9 +159,12 @@ impl Kioctx {
                 mmap_size: Atomic::new(0),
                 dead: Atomic::new(false),
                 users <- PercpuRef::new(GFP_KERNEL),
-                ring_lock <- new_mutex!((), "Kioctx::ring_lock"),
+                consumed: Atomic::new(0),
+                produced: Atomic::new(0),
+                post_seq: Atomic::new(0),
+                head_published <- new_spinlock!(0, "Kioctx::head_published"),
                 completion <- new_spinlock_irq!(
-                    CompletionState { tail: 0, completed_events: 0 },
+                    CompletionState { tail: 0, completed_events: 0, produced: 0 },
                     "Kioctx::completion"
                 ),
                 wait <- EventWaitQueue::new(c"Kioctx::wait", kernel::static_lock_class!()),
@@ -290,6 +303,11 @@ impl Kioctx {
         let nr = self.nr_events();
         let mut tail = state.tail;
         let mut written = 0;
+        // A claim that overlaps the tail and `produced` stores starts again
+        // (`claim.rs`).
+        self.post_seq
+            .store(self.post_seq.load(Relaxed).wrapping_add(1), Relaxed);
+        smp_mb(Write);
         for event in events {
             self.ring.write_event(tail, &event);
             tail = if tail + 1 >= nr { 0 } else { tail + 1 };
@@ -298,6 +316,12 @@ impl Kioctx {
         state.tail = tail;
         // Release: user space that sees the new tail sees the events.
         self.ring.set_tail(tail);
+        state.produced += u64::from(written);
+        // Release: a claim that sees `produced` sees the events; and the
+        // kernel's head (from `consumed <= produced`) stays behind the tail.
+        self.produced.store(state.produced, Release);
+        self.post_seq
+            .store(self.post_seq.load(Relaxed).wrapping_add(1), Release);
         let head = self.ring.head();
         state.completed_events += written;
         // fs/aio.c refills after each event once more than one is counted;
@@ -308,14 +332,26 @@ impl Kioctx {
         events_available(head, tail, nr)
     }
 
-    /// Wakes the sleepers that `available` events in the ring satisfy, after
-    /// events were written with [`Self::write_events`].
-    pub(crate) fn wake_sleepers(&self, available: u32) {
-        // Order the tail store before the unlocked sleeper check; sleepers
-        // queue themselves before they look at the ring.
-        kernel::sync::barrier::smp_mb(kernel::sync::atomic::Full);
+    /// Promises the new events to sleepers and wakes those they satisfy,
+    /// after events were written with [`Self::write_events`].
+    pub(crate) fn wake_sleepers(&self, _available: u32) {
+        // Order the `produced` store before the unlocked sleeper check;
+        // sleepers queue themselves before they look at the ring.
+        smp_mb(Full);
         if self.wait.has_sleepers() {
-            self.wait.wake_satisfied(available as usize);
+            self.wait.settle(|| self.ring_counts());
+        }
+    }
+
+    /// What the ring holds for a walk over the sleepers.
+    pub(crate) fn ring_counts(&self) -> RingCounts {
+        let consumed = self.consumed.load(Acquire);
+        let produced = self.produced.load(Acquire);
+        let head = self.ring.head();
+        let nr = self.nr_events();
+        RingCounts {
+            unclaimed: unclaimed(consumed, produced, head, nr),
+            taken: claim_start(consumed, produced, head, nr),
         }
     }
 
@@ -334,16 +370,54 @@ impl Kioctx {
             .then(|| InflightRef(NonNull::from(self)))
     }
 
-    /// Copies up to `max` events to `events` under the consumers' lock
-    /// (`EFAULT` leaves them in the ring).
-    pub(crate) fn read_ring(&self, events: UserPtr, max: usize) -> Result<usize> {
-        // An empty ring reads as nothing under the lock too (`copy_out` stores
-        // nothing then): a poll of an empty ring takes no lock.
+    /// Claims up to `max` events and copies them to `events`, leaving
+    /// `reserved` events for others (promised to sleepers), without a lock
+    /// (`claim.rs`).  `EFAULT` leaves the events in the ring.
+    pub(crate) fn read_ring(&self, events: UserPtr, max: usize, reserved: u64) -> Result<usize> {
+        // A poll of an empty ring looks at two words of it.
         if !self.ring.has_events() {
             return Ok(0);
         }
-        let _guard = self.ring_lock.lock();
-        self.ring.copy_out(events, max)
+        let max = max.min(u32::MAX as usize) as u32;
+        let mut claim = Claim::new(self.nr_events(), max, reserved);
+        let mut answer = 0;
+        loop {
+            answer = match claim.step(answer) {
+                ClaimOp::LoadPostSeq => {
+                    // Orders the loads before a second read of the seqcount.
+                    smp_mb(Read);
+                    u64::from(self.post_seq.load(Acquire))
+                }
+                ClaimOp::LoadConsumed => self.consumed.load(Acquire),
+                ClaimOp::LoadProduced => self.produced.load(Acquire),
+                ClaimOp::LoadHead => u64::from(self.ring.head()),
+                ClaimOp::Copy(plan) => {
+                    self.ring.copy_events(events, plan.start, plan.count)?;
+                    0
+                }
+                // Full: the copy above is done before the claim is seen.
+                ClaimOp::Cmpxchg { old, new } => {
+                    u64::from(self.consumed.cmpxchg(old, new, Full).is_ok())
+                }
+                ClaimOp::Publish => {
+                    self.publish_head();
+                    0
+                }
+                ClaimOp::Done(count) => return Ok(count as usize),
+            };
+        }
+    }
+
+    /// Stores the latest claim into `ring->head`, never an older one
+    /// (`claim.rs`): producers give slots back from that head.
+    fn publish_head(&self) {
+        let mut published = self.head_published.lock();
+        let consumed = self.consumed.load(Acquire);
+        if consumed > *published {
+            *published = consumed;
+            self.ring
+                .set_head((consumed % u64::from(self.nr_events())) as u32);
+        }
     }
 
     /// `kill_ioctx` after the table let go of the context: cancels its

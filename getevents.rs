@@ -4,8 +4,10 @@
 //! events out of the ring, and sleeping until enough are there, a deadline,
 //! a signal or the context's death.
 //!
-//! Sleeps use the filtered wake-ups of `waitbit.rs`: a completion wakes
-//! only the sleepers that the events now in the ring satisfy.
+//! Sleeps use the promises of `waitbit.rs` and `promise.rs`: sleepers are
+//! served in arrival order, and a completion wakes a sleeper only for
+//! events not promised to sleepers ahead of it.  Events are claimed from
+//! the ring without a lock (`claim.rs`).
 
 use crate::context::Kioctx;
 use crate::ring_index::EVENT_SIZE;
@@ -28,19 +30,24 @@ fn deadline_after(rel_ns: i64) -> Option<i64> {
     }
 }
 
-/// fs/aio.c's `aio_read_events`: reads events into `events[got..nr]` and
-/// says whether the caller should stop waiting.  `got` counts the events
-/// read so far; if none were, a failure (a fault, or the context's death)
-/// becomes its error.
+/// fs/aio.c's `aio_read_events`: reads events into `events[got..nr]`,
+/// leaving `reserved` events for others, and says whether the caller should
+/// stop waiting.  `got` counts the events read so far; if none were, a
+/// failure (a fault, or the context's death) becomes its error.
 fn read_events(
     ctx: &Kioctx,
     min_nr: usize,
     nr: usize,
     events: UserPtr,
     got: &Cell<Result<usize>>,
+    reserved: u64,
 ) -> bool {
     let done = got.get().unwrap_or(0);
-    let read = ctx.read_ring(events.wrapping_byte_add(done * EVENT_SIZE), nr - done);
+    let read = ctx.read_ring(
+        events.wrapping_byte_add(done * EVENT_SIZE),
+        nr - done,
+        reserved,
+    );
     let total = done + read.unwrap_or(0);
     let failed = if ctx.is_dead() {
         Err(EINVAL)
@@ -76,13 +83,15 @@ pub(crate) fn getevents(
     }
     let (min_nr, nr) = (min_nr as usize, nr as usize);
     let got = Cell::new(Ok(0));
-    if !read_events(&ctx, min_nr, nr, events, &got) && until_ns != 0 {
+    let reserved = ctx.wait_queue().reserved();
+    if !read_events(&ctx, min_nr, nr, events, &got, reserved) && until_ns != 0 {
         // However the wait ends, `got` says what was read.
         let _ = ctx.wait_queue().wait(
             deadline_after(until_ns),
-            || min_nr.saturating_sub(got.get().unwrap_or(0)).max(1),
-            || ctx.ring().has_events() || ctx.is_dead(),
-            || read_events(&ctx, min_nr, nr, events, &got),
+            || min_nr.saturating_sub(got.get().unwrap_or(0)),
+            || ctx.ring_counts(),
+            || ctx.is_dead(),
+            |reserved| read_events(&ctx, min_nr, nr, events, &got, reserved),
         );
     }
     got.get()

@@ -22,7 +22,7 @@ use kernel::fs::File;
 use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
 use kernel::sync::aref::ARef;
-use kernel::sync::atomic::{Acquire, Atomic, Relaxed, Release};
+use kernel::sync::atomic::{Atomic, Relaxed, Release};
 use kernel::uaccess::UserPtr;
 
 /// Byte offsets of the fields of `struct aio_ring`.
@@ -154,20 +154,21 @@ impl Ring {
         self.field(hdr::HEAD).load(Relaxed) != self.field(hdr::TAIL).load(Relaxed)
     }
 
-    /// Copies up to `max` events to `events` and advances `head` past them.
-    ///
-    /// The caller serialises consumers.  If the copy faults, `head` stays
-    /// where it was and no event is lost: the result is `EFAULT`.
-    pub(crate) fn copy_out(&self, events: UserPtr, max: usize) -> Result<usize> {
-        let head = self.field(hdr::HEAD).load(Relaxed);
-        // Acquire pairs with the producer's release store of `tail`: every
-        // event before `tail` is visible.
-        let tail = self.field(hdr::TAIL).load(Acquire);
-        if head == tail {
-            return Ok(0);
-        }
-        // Even a read of nothing stores the reduced head back, as fs/aio.c.
-        let plan = plan_read(head, tail, self.nr_events, max);
+    /// Stores `head` (a consumer's claim, `claim.rs`), after its events were
+    /// copied out.
+    pub(crate) fn set_head(&self, head: u32) {
+        // Release orders our reads of the events before user space (or a
+        // producer) may reuse their slots.
+        self.field(hdr::HEAD).store(head, Release);
+    }
+
+    /// Copies the `count` events from position `start` on (slot
+    /// `start % nr_events` and the following ones, wrapping) to `events`.
+    /// `EFAULT` if the copy faults.
+    pub(crate) fn copy_events(&self, events: UserPtr, start: u64, count: u32) -> Result {
+        let first = (start % u64::from(self.nr_events)) as u32;
+        let end = ((start + u64::from(count)) % u64::from(self.nr_events)) as u32;
+        let plan = plan_read(first, end, self.nr_events, count as usize);
         let mut dst = events;
         for run in plan.runs.iter().filter(|run| run.len > 0) {
             let bytes = run.len as usize * ring_index::EVENT_SIZE;
@@ -189,10 +190,7 @@ impl Ring {
             }
             dst = dst.wrapping_byte_add(bytes);
         }
-        // Release orders our reads of the events before user space (or a
-        // producer) may reuse their slots.
-        self.field(hdr::HEAD).store(plan.new_head, Release);
-        Ok(plan.count as usize)
+        Ok(())
     }
 }
 

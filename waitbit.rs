@@ -4,11 +4,17 @@
 //! function decides whether that wake-up concerns it, as
 //! `wake_page_function()` filters page wait-bit wake-ups by page and bit.
 //!
-//! The `io_getevents` sleepers of a context ([`EventWaitQueue`]) each say
-//! how many events they still need; a completion passes the number of
-//! events now in the ring as the key, and wakes only the sleepers that
-//! many events satisfy (as fs/aio.c's `struct aio_waiter`).  A wake-up
-//! without a key (the context dies) wakes everybody.
+//! The `io_getevents` sleepers of a context ([`EventWaitQueue`]) queue in
+//! arrival order, each with a ticket (`promise.rs`) that says how many
+//! events it still needs and how many are promised to it.  A completion
+//! walks the queue under its lock with a [`Walk`] as the key: each
+//! sleeper's wake function asks the walk whether events not promised to
+//! sleepers ahead are left for it, and only then wakes its task.  Wakers
+//! never take an entry off the queue: the sleeper leaves itself, under the
+//! queue's lock, so no waker can touch an entry after its sleeper returned
+//! (the bug class of CVE-2024-35874), and a sleeper that has to wait again
+//! keeps its place.  A wake-up without a key (the context dies) wakes
+//! everybody.
 //!
 //! The queue is a `WaitQueueHead` rather than a `CondVar` because the sleep
 //! needs an hrtimer deadline with the task's timer slack (as fs/aio.c) and
@@ -20,44 +26,100 @@
 //! bit as the key, and the waiter only lets its own folio and bit through
 //! (`wake_page_match()`), as io_uring's `io_async_buf_func()` does.
 
+use crate::promise::{Ledger, Settle, Ticket, Visit};
 use core::pin::Pin;
 use core::ptr::NonNull;
 use kernel::bindings;
 use kernel::prelude::*;
-use kernel::sync::atomic::{Atomic, Relaxed};
-use kernel::sync::wait::{schedule_until, WaitQueueEntry, WaitQueueHead, WakeFunction, WakeUp};
+use kernel::sync::atomic::{Acquire, Atomic, Relaxed, Release};
+use kernel::sync::wait::{
+    schedule_until, WaitQueueEntry, WaitQueueGuard, WaitQueueHead, WakeFunction, WakeUp,
+};
 use kernel::sync::LockClassKey;
 use kernel::types::Opaque;
 
 /// The queue of `io_getevents` sleepers of one context.
+///
+/// # Invariants
+///
+/// Only [`Waiter`]s are queued on `head`.  `held` is the sum of the queued
+/// waiters' `held`; both change only under `head`'s lock.
 #[pin_data]
 pub(crate) struct EventWaitQueue {
     #[pin]
     head: WaitQueueHead,
+    /// [`Ledger::held`]; read without the lock by callers that hold no ticket.
+    held: Atomic<u64>,
 }
 
-/// One sleeper: its wait-queue entry and the number of events it needs.
+/// One sleeper: its wait-queue entry and its ticket, whose fields change
+/// only under the queue's lock (the sleeper reads `need` and `held` without
+/// it to see whether it was promised its events).
 #[repr(C)]
 #[pin_data]
 struct Waiter {
     #[pin]
     entry: WaitQueueEntry,
-    needed: Atomic<usize>,
+    need: Atomic<u32>,
+    held: Atomic<u32>,
+    since: Atomic<u64>,
 }
 
-/// The wake function of a [`Waiter`]: a keyed wake-up carries the number of
-/// events in the ring, and only wakes the sleeper if that is enough.
-struct WakeIfEnough;
-
-impl WakeFunction for WakeIfEnough {
-    fn wake(entry: NonNull<WaitQueueEntry>, wake: &WakeUp) -> bool {
-        // SAFETY: Only `Waiter`s use this wake function, and `entry` is the
-        // first field (a transparent entry) of a live `repr(C)` `Waiter`.
-        let waiter = unsafe { &*entry.as_ptr().cast::<Waiter>() };
-        if wake.key() != 0 && wake.key() < waiter.needed.load(Relaxed) {
-            return false;
+impl Waiter {
+    fn ticket(&self) -> Ticket {
+        Ticket {
+            need: self.need.load(Relaxed),
+            held: self.held.load(Relaxed),
+            since: self.since.load(Relaxed),
         }
-        waiter.entry.wake_task(wake)
+    }
+
+    fn set_ticket(&self, ticket: Ticket) {
+        self.need.store(ticket.need, Relaxed);
+        // Release: a sleeper that sees its promise sees the walk's stores.
+        self.held.store(ticket.held, Release);
+        self.since.store(ticket.since, Relaxed);
+    }
+
+    fn is_promised(&self) -> bool {
+        self.held.load(Acquire) >= self.need.load(Relaxed)
+    }
+}
+
+/// A walk over the queue: the key of a keyed wake-up of an
+/// [`EventWaitQueue`].
+struct Walk {
+    settle: Settle,
+    ledger: Ledger,
+}
+
+/// The wake function of a [`Waiter`]: a keyed wake-up is a [`Walk`] that
+/// decides whether events are promised to it; a wake-up without a key (the
+/// context dies) wakes it whatever it holds.
+struct WakeIfPromised;
+
+impl WakeFunction for WakeIfPromised {
+    fn wake(entry: NonNull<WaitQueueEntry>, wake: &WakeUp) -> bool {
+        // SAFETY: Only `Waiter`s are queued here (type invariant of
+        // `EventWaitQueue`), and `entry` is the first field of a live
+        // `repr(C)` `Waiter`: wakers never unlink it, and its sleeper takes
+        // it off under the queue's lock, which the waker holds.
+        let waiter = unsafe { &*entry.as_ptr().cast::<Waiter>() };
+        if wake.key() == 0 {
+            return waiter.entry.wake_task_queued(wake);
+        }
+        // SAFETY: Keyed wake-ups of this queue come only from
+        // `EventWaitQueue::walk`, whose key is its `Walk`, alive and not
+        // otherwise used during the walk.
+        let walk = unsafe { &mut *(wake.key() as *mut Walk) };
+        let mut ticket = waiter.ticket();
+        let visit = walk.settle.visit(&mut walk.ledger, &mut ticket);
+        waiter.set_ticket(ticket);
+        if visit == Visit::Wake {
+            waiter.entry.wake_task_queued(wake);
+        }
+        // Never counted as an exclusive wake-up: the walk covers the queue.
+        false
     }
 }
 
@@ -72,11 +134,19 @@ pub(crate) enum WaitEnd {
     Interrupted,
 }
 
+/// The ring as a walk sees it: events nobody took, and events taken so far
+/// (`claim.rs`).
+pub(crate) struct RingCounts {
+    pub(crate) unclaimed: u64,
+    pub(crate) taken: u64,
+}
+
 impl EventWaitQueue {
     /// Creates an empty queue.
     pub(crate) fn new(name: &'static CStr, key: Pin<&'static LockClassKey>) -> impl PinInit<Self> {
         pin_init!(Self {
             head <- WaitQueueHead::new(name, key),
+            held: Atomic::new(0),
         })
     }
 
@@ -86,12 +156,67 @@ impl EventWaitQueue {
         self.head.has_sleepers()
     }
 
-    /// Wakes the sleepers that need at most `available` events.
-    pub(crate) fn wake_satisfied(&self, available: usize) {
-        // A key of 0 would read as "no key": nobody needs fewer than 1.
-        if available != 0 {
-            self.head.wake_up_key(available);
+    /// Events promised or earmarked to sleepers: a caller that holds no
+    /// ticket leaves them in the ring.
+    pub(crate) fn reserved(&self) -> u64 {
+        let ledger = Ledger {
+            held: self.held.load(Acquire),
+        };
+        ledger.reserved()
+    }
+
+    /// Promises the events of the ring that nobody holds to the sleepers
+    /// in arrival order, and wakes those whose need is covered.
+    pub(crate) fn settle(&self, counts: impl Fn() -> RingCounts) {
+        let guard = self.head.lock();
+        self.walk(&guard, counts());
+    }
+
+    fn walk(&self, guard: &WaitQueueGuard<'_>, counts: RingCounts) {
+        let ledger = Ledger {
+            held: self.held.load(Relaxed),
+        };
+        let mut walk = Walk {
+            settle: Settle::new(&ledger, counts.unclaimed, counts.taken),
+            ledger,
+        };
+        guard.wake_up_key(core::ptr::from_mut(&mut walk) as usize);
+        self.held.store(walk.ledger.held, Release);
+    }
+
+    /// `waiter` gives back what it holds (under the lock), and the events
+    /// go to the sleepers behind it.
+    fn release(&self, guard: &WaitQueueGuard<'_>, waiter: &Waiter, counts: RingCounts) {
+        let mut ledger = Ledger {
+            held: self.held.load(Relaxed),
+        };
+        let mut ticket = waiter.ticket();
+        ledger.release(&mut ticket);
+        waiter.set_ticket(ticket);
+        self.held.store(ledger.held, Release);
+        self.walk(guard, counts);
+    }
+
+    /// Takes `waiter` off the queue for good, gives its promise back and
+    /// sets the task running.
+    fn leave(&self, waiter: &Waiter, counts: &impl Fn() -> RingCounts) {
+        {
+            let guard = self.head.lock();
+            // SAFETY: The entry is on this queue or on none.
+            unsafe { guard.remove(&waiter.entry) };
+            self.release(&guard, waiter, counts());
         }
+        // Off the queue already: this only sets the task running.
+        self.head.finish_wait(&waiter.entry);
+    }
+
+    /// Events that `waiter` must leave to the others.
+    fn reserved_for(&self, waiter: &Waiter) -> u64 {
+        let _guard = self.head.lock();
+        let ledger = Ledger {
+            held: self.held.load(Relaxed),
+        };
+        ledger.reserved_for_others(&waiter.ticket())
     }
 
     /// Wakes every sleeper.
@@ -99,60 +224,89 @@ impl EventWaitQueue {
         self.head.wake_up_all();
     }
 
-    /// Sleeps interruptibly until `consume()` returns true, `deadline` (an
-    /// absolute `CLOCK_MONOTONIC` time in ns, `None` for no deadline)
-    /// passes or a signal arrives.  `needed()` says how many events would
-    /// end the wait; completions wake the task only when that many are in
-    /// the ring.
+    /// Sleeps interruptibly in arrival order until `consume()` returns
+    /// true, `deadline` (an absolute `CLOCK_MONOTONIC` time in ns, `None`
+    /// for no deadline) passes or a signal arrives.  `need()` says how many
+    /// events would end the wait, `counts()` what the ring holds (both are
+    /// called under the queue's lock and must not sleep).
     ///
-    /// `ready()` runs after the task is queued and marked sleeping, so a
-    /// wake-up between its check and the sleep is not lost; it must not
-    /// sleep.  When it says there is something to do, the task is set running
-    /// again and `consume()`, which may sleep, does it and says whether the
-    /// wait is over.
+    /// The task runs `consume(reserved)` when its need is promised, at the
+    /// deadline and when the context dies (`dead()`), with `reserved` the
+    /// events it must leave to the other sleepers; `consume` may sleep.  If
+    /// it did not get enough, the promise goes back and the task sleeps
+    /// again in its place.
     pub(crate) fn wait(
         &self,
         deadline: Option<i64>,
-        mut needed: impl FnMut() -> usize,
-        mut ready: impl FnMut() -> bool,
-        mut consume: impl FnMut() -> bool,
+        need: impl Fn() -> usize,
+        counts: impl Fn() -> RingCounts,
+        dead: impl Fn() -> bool,
+        mut consume: impl FnMut(u64) -> bool,
     ) -> WaitEnd {
-        let first_need = needed();
+        let need32 = || need().clamp(1, u32::MAX as usize) as u32;
         pin_init::stack_pin_init!(let waiter = pin_init!(Waiter {
-            entry <- WaitQueueEntry::for_current_task::<WakeIfEnough>(),
-            needed: Atomic::new(first_need),
+            entry <- WaitQueueEntry::for_current_task_in_order::<WakeIfPromised>(),
+            need: Atomic::new(need32()),
+            held: Atomic::new(0),
+            since: Atomic::new(0),
         }));
+        // SAFETY: Every return below takes the entry off the queue with
+        // `leave` first, so it is off before `waiter` goes.
+        let mut interrupted = unsafe { self.head.prepare_to_wait(&waiter.entry) };
+        {
+            // Events that are in the ring already may be ours.
+            let guard = self.head.lock();
+            let counts = counts();
+            waiter.set_ticket(Ticket::new(need32(), counts.taken));
+            self.walk(&guard, counts);
+        }
         let mut expired = false;
         loop {
-            waiter.needed.store(needed(), Relaxed);
-            // SAFETY: Every return below takes the entry off the queue with
-            // `finish_wait` first, so it is off before `waiter` goes.
-            let interrupted = unsafe { self.head.prepare_to_wait(&waiter.entry) };
-            if ready() {
-                // This also sets the task running, so that `consume` may sleep.
-                self.head.finish_wait(&waiter.entry);
-                if consume() {
-                    return WaitEnd::Done;
-                }
-                continue;
-            }
             if interrupted {
-                self.head.finish_wait(&waiter.entry);
                 // Task work (a buffered read's next pass, `retry.rs`)
                 // interrupts the sleep without a signal: run it and sleep
                 // on, unless a real signal is pending (as io_uring's wait).
                 let current = kernel::current!();
                 current.run_task_work();
-                if !current.sigpending() {
-                    continue;
+                if current.sigpending() {
+                    // fs/aio.c reads the ring once more before it sees the
+                    // signal: the call ends with what is there for us.
+                    consume(self.reserved_for(&waiter));
+                    self.leave(&waiter, &counts);
+                    return WaitEnd::Interrupted;
                 }
-                return WaitEnd::Interrupted;
+                self.leave(&waiter, &counts);
+                // SAFETY: As above.
+                interrupted = unsafe { self.head.prepare_to_wait(&waiter.entry) };
+                self.settle(&counts);
+                continue;
             }
-            if expired {
-                self.head.finish_wait(&waiter.entry);
-                return WaitEnd::TimedOut;
+            if waiter.is_promised() || expired || dead() {
+                // SAFETY: As above.
+                unsafe { self.head.keep_queued_running(&waiter.entry) };
+                if consume(self.reserved_for(&waiter)) || expired {
+                    self.leave(&waiter, &counts);
+                    return if expired {
+                        WaitEnd::TimedOut
+                    } else {
+                        WaitEnd::Done
+                    };
+                }
+                // Fewer than promised were left (another consumer or user
+                // space took them): the promise goes back, and the task
+                // waits again in its place for what it still needs.
+                {
+                    let guard = self.head.lock();
+                    waiter.need.store(need32(), Relaxed);
+                    self.release(&guard, &waiter, counts());
+                }
+                // SAFETY: As above.
+                interrupted = unsafe { self.head.prepare_to_wait(&waiter.entry) };
+                continue;
             }
             expired = schedule_until(deadline);
+            // SAFETY: As above.
+            interrupted = unsafe { self.head.prepare_to_wait(&waiter.entry) };
         }
     }
 }

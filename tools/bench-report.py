@@ -9,7 +9,7 @@ and the ratios), results.csv (one row per cell and kernel/engine) and
 iops.png (IOPS against iodepth, one line per engine and kernel).  HOST_DIR
 is only used to print where the files are as seen from the host.  With
 --smoke-check it also prints "bench-smoke: N passed, N failed": whether every
-series, both micro-measurements and the plot produced a figure.
+series, every micro-measurement and cell, and the plot produced a figure.
 """
 import csv
 import glob
@@ -30,6 +30,35 @@ XCELLS = [
 ]
 # Their series, as in BSERIES.
 XSERIES = [("rust", "aio"), ("c", "aio"), ("c", "uring"), ("rust", "uring")]
+REAP_RE = re.compile(r"reap-(?P<cell>sleepers-w\d+|twowaiter|throughput)\.json$")
+# The cells of tests/bench/reapers.c (many io_getevents sleepers on one
+# context, AIO only), in table order.
+RCELLS = [
+    ("sleepers-w1", "1 sleeper, min_nr=1"),
+    ("sleepers-w2", "2 sleepers, min_nr=1"),
+    ("sleepers-w4", "4 sleepers, min_nr=1"),
+    ("sleepers-w8", "8 sleepers, min_nr=1"),
+    ("twowaiter", "A min_nr=1, B min_nr=16"),
+    ("throughput", "2 submitters x qd 32, 4 reapers"),
+]
+RSERIES = [("rust", "aio"), ("c", "aio"), ("base", "aio")]
+# Their figures, per kind of cell (the name before "-"): key, what, format.
+RFIGURES = {
+    "sleepers": [("wakeups_per_event", "wake-ups per event", "{:.3f}"),
+                 ("wasted_per_event", "wasted wake-ups per event", "{:.3f}"),
+                 ("events_per_sec", "events/s (gaps included)", "{:.0f}")],
+    "twowaiter": [("a_events", "events A got", "{:.0f}"),
+                  ("b_events", "events B got", "{:.0f}"),
+                  ("b_wait_events", "B's wait (events submitted)", "{:.0f}"),
+                  ("b_mean_wait_us", "B's mean wait per return, us", "{:.0f}"),
+                  ("a_lat_mean_us", "A's latency, mean us", "{:.0f}"),
+                  ("a_lat_p99_us", "A's latency, p99 us", "{:.0f}")],
+    "throughput": [("events_per_sec", "events/s", "{:.0f}"),
+                   ("switches_per_event", "reapers' voluntary switches per event", "{:.3f}")],
+}
+# Also kept: how many events the run had, and sleepers that only
+# io_destroy released (a lost wake-up).
+RKEYS = sorted({k for figs in RFIGURES.values() for k, _, _ in figs} | {"events", "stuck"})
 # The buffered and O_DSYNC cells (guest-bench.sh), in table order, with what
 # each measures.
 BCELLS = [
@@ -111,7 +140,7 @@ def cell_medians(raw, cells, series, keys):
         for kernel, engine in series:
             rows = [r for r in raw if (r["cell"], r["kernel"], r["engine"]) == (cell, kernel, engine)]
             if rows:
-                med[(cell, kernel, engine)] = {k: median([r[k] for r in rows]) for k in keys} | {
+                med[(cell, kernel, engine)] = {k: median([r.get(k) for r in rows]) for k in keys} | {
                     "rounds": len(rows)}
     return med
 
@@ -134,6 +163,7 @@ def main():
     raw = []
     braw = []
     xraw = []
+    rraw = []
     micro = []
     for rdir in sorted(glob.glob(os.path.join(d, "round-*-*"))):
         m = re.search(r"round-(\d+)-(rust|c|base)$", rdir)
@@ -173,6 +203,18 @@ def main():
                 continue
             xraw.append(dict(round=rnd, kernel=kernel, engine=xm["engine"], cell=xm["cell"],
                              iops=fig["iops"], cpu_us_per_io=fig["cpu_us_per_io"]))
+        for p in sorted(glob.glob(os.path.join(rdir, "out", "reap-*.json"))):
+            rm = REAP_RE.search(os.path.basename(p))
+            if not rm:
+                continue
+            try:
+                with open(p) as fh:
+                    fig = json.load(fh)
+            except ValueError as e:
+                print(f"bench: unreadable {p}: {e}", file=sys.stderr)
+                continue
+            rraw.append(dict(round=rnd, kernel=kernel, engine="aio", cell=rm["cell"],
+                             **{k: fig[k] for k in RKEYS if k in fig}))
         for name in ("wakeups", "submit_latency", "syscall_cost"):
             p = os.path.join(rdir, "out", name + ".json")
             if os.path.exists(p):
@@ -285,10 +327,12 @@ def main():
 
     bmed, btable = buffered_table(braw, env, ratio, f)
     xmed, xtable = ctx_cells_table(xraw, ratio, f)
-    before_after = base_table(env, cells, med, micro_med, xraw, ratio, f)
+    rmed, rtable = reapers_table(rraw, ratio, f)
+    before_after = base_table(env, cells, med, micro_med, xraw, rmed, ratio, f)
     results = {"environment": env, "raw_fio": raw, "raw_micro": micro,
                "cells": table, "micro": micro_med, "raw_buffered": braw,
                "buffered_cells": btable, "raw_ctx_cells": xraw, "ctx_cells": xtable,
+               "raw_reapers": rraw, "reapers": rtable,
                "ours_over_base": before_after}
     with open(os.path.join(d, "results.json"), "w") as fh:
         json.dump(results, fh, indent=1)
@@ -302,19 +346,23 @@ def main():
                         f"{m['usr_cpu']:.1f}", f"{m['sys_cpu']:.1f}",
                         "" if m["ctx_per_io"] is None else f"{m['ctx_per_io']:.4f}",
                         f"{m['clat_mean_us']:.1f}", "" if not ours else f"{ours / m['iops']:.3f}"])
-        for key, m in sorted(micro_med.items()):
-            for k, v in m.items():
-                w.writerow(["", "micro", "", key, k, "", v, "", "", "", "", ""])
+        # The micro-measurements and the reapers cells: one row per figure.
+        rflat = {f"reapers_{cell}_{kernel}": {k: v for k, v in m.items() if v is not None}
+                 for (cell, kernel, _), m in rmed.items()}
+        for mode, figures in (("micro", micro_med), ("reapers", rflat)):
+            for key, m in sorted(figures.items()):
+                for k, v in m.items():
+                    w.writerow(["", mode, "", key, k, "", v, "", "", "", "", ""])
 
     plot(d, cells, med)
     print()
     print(f"files: {host_dir}/results.json, results.csv, iops.png")
     if "--smoke-check" in sys.argv:
-        return smoke_check(d, med, micro_med, bmed, xmed)
+        return smoke_check(d, med, micro_med, bmed, xmed, rmed)
     return 0
 
 
-def base_table(env, cells, med, micro_med, xraw, ratio, f):
+def base_table(env, cells, med, micro_med, xraw, rmed, ratio, f):
     """With BENCH_BASE: ours now against ours at the base commit, figure by
     figure, from the same run (IOPS: higher is better; ns: lower is)."""
     if not env.get("base"):
@@ -328,6 +376,10 @@ def base_table(env, cells, med, micro_med, xraw, ratio, f):
         now = median([r["iops"] for r in xraw if (r["cell"], r["kernel"], r["engine"]) == (cell, "rust", "aio")])
         then = median([r["iops"] for r in xraw if (r["cell"], r["kernel"], r["engine"]) == (cell, "base", "aio")])
         rows.append((f"{what} (IOPS)", now, then))
+    for cell, key, what in (("throughput", "events_per_sec", "reapers: 4 reapers, one context (events/s)"),
+                            ("sleepers-w8", "wasted_per_event", "reapers: 8 sleepers, wasted wake-ups/event")):
+        rows.append((what, rmed.get((cell, "rust", "aio"), {}).get(key),
+                     rmed.get((cell, "base", "aio"), {}).get(key)))
     now_c, then_c = micro_med.get("syscall_cost_rust", {}), micro_med.get("syscall_cost_base", {})
     for k in ("getevents_empty_ns", "submit_einval_ns", "read_roundtrip_ns", "read_user_reap_ns",
               "cached_read_ns", "direct_read_ns", "shared_read_ns", "cold_start_ns"):
@@ -375,6 +427,56 @@ def ctx_cells_table(xraw, ratio, f):
     return xmed, xtable
 
 
+def got_events(m):
+    """Whether B of the twowaiter cell got any events: yes, no or -."""
+    return "-" if m.get("b_events") is None else ("yes" if m["b_events"] else "no")
+
+
+def reapers_table(rraw, ratio, f):
+    """Medians of the cells of reapers.c, ours and C side by side with the
+    ratio and the issue's target for the figures that have one."""
+    rmed = cell_medians(rraw, RCELLS, RSERIES, RKEYS)
+    if not rmed:
+        return rmed, []
+    rtable = []
+    print()
+    print("Many reapers on one context (tests/bench/reapers.c, AIO only), 4k O_DIRECT reads of null_blk, "
+          "medians over rounds")
+    hdr = (f"{'cell':<32} {'figure':<38} | {'ours':>8} {'C':>8} | {'ours/C':>6} | "
+           f"{'target':<34} {'met':>3}")
+    print(hdr)
+    print("-" * len(hdr))
+    for cell, what in RCELLS:
+        ours, c_aio = (rmed.get((cell,) + s, {}) for s in RSERIES[:2])
+        if not ours and not c_aio:
+            continue
+        kind = cell.split("-")[0]
+        for key, fig, fmt in RFIGURES[kind]:
+            o, c = ours.get(key), c_aio.get(key)
+            target, met = "", None
+            if key == "wasted_per_event":
+                target = f"<= 0.05 (C about {int(cell.split('-w')[1]) - 1})"
+                met = o <= 0.05 if o is not None else None
+            elif kind == "throughput" and key == "events_per_sec":
+                target = ">= 1.5x C"
+                met = ratio(o, c) >= 1.5 if ratio(o, c) else None
+            elif key == "b_wait_events":
+                # Bounded: B got events, and no wait was the whole run.
+                target = f"bounded; B got events: {got_events(ours)}, C {got_events(c_aio)}"
+                if o is not None and ours.get("b_events") is not None:
+                    met = bool(ours["b_events"]) and o < (ours.get("events") or 0)
+            row = dict(cell=cell, what=what, figure=key, ours=o, c=c, ours_over_c=ratio(o, c),
+                       target=target or None, met=met)
+            rtable.append(row)
+            print(f"{what:<32} {fig:<38} | {f(o, fmt):>8} {f(c, fmt):>8} | {f(row['ours_over_c'], '{:.2f}'):>6} | "
+                  f"{target:<34} {'-' if met is None else ('yes' if met else 'no'):>3}")
+    stuck = {f"{cell} {kernel}": m["stuck"] for (cell, kernel, _), m in rmed.items() if m.get("stuck")}
+    if stuck:
+        print("sleepers that only io_destroy released (lost wake-ups): " +
+              ", ".join(f"{k}: {v:.0f}" for k, v in sorted(stuck.items())))
+    return rmed, rtable
+
+
 def buffered_table(braw, env, ratio, f):
     """Medians of the buffered cells, printed as a table of IOPS, time in
     the submitting call, and the ratios."""
@@ -413,7 +515,7 @@ def buffered_table(braw, env, ratio, f):
     return bmed, btable
 
 
-def smoke_check(d, med, micro_med, bmed, xmed):
+def smoke_check(d, med, micro_med, bmed, xmed, rmed):
     """Every series and measurement produced a figure (not: how fast)."""
     checks = [(f"fio {label(k, e)}", any(key[3:] == (k, e) and m["iops"] for key, m in med.items()))
               for k, e in SERIES + [CONTROL]]
@@ -430,6 +532,10 @@ def smoke_check(d, med, micro_med, bmed, xmed):
                for cell, _ in BCELLS for k, e in BSERIES]
     checks += [(f"cell {cell} {kernel} {engine}", bool(xmed.get((cell, kernel, engine), {}).get("iops")))
                for cell, _ in XCELLS for kernel, engine in XSERIES]
+    # Every reap-*.json, on both kernels: its first figure is there.
+    checks += [(f"reapers {cell} {kernel}",
+                rmed.get((cell, kernel, "aio"), {}).get(RFIGURES[cell.split("-")[0]][0][0]) is not None)
+               for cell, _ in RCELLS for kernel in ("rust", "c")]
     checks.append(("plot", os.path.getsize(os.path.join(d, "iops.png")) > 0
                    if os.path.exists(os.path.join(d, "iops.png")) else False))
     for name, ok in checks:

@@ -101,6 +101,8 @@ conf() {	# conf IMPL: the guest's settings for one kernel
 		COST_ITERATIONS=200
 		WAKE_EVENTS=64
 		WAKE_GAP_US=200
+		REAP_EVENTS=60
+		REAP_GAP_US=200
 		LAT_READS=64
 		LAT_FILE_MB=8
 		BUFFERED=1
@@ -118,6 +120,8 @@ conf() {	# conf IMPL: the guest's settings for one kernel
 		COST_ITERATIONS=20000
 		WAKE_EVENTS=2048
 		WAKE_GAP_US=200
+		REAP_EVENTS=400
+		REAP_GAP_US=1000
 		LAT_READS=2048
 		LAT_FILE_MB=256
 		BUFFERED=${BENCH_BUFFERED:-1}

@@ -6,6 +6,7 @@
 #   wakeups.json, submit_latency.json   the two micro-measurements
 #   syscall_cost.json   ns per call of each AIO system call path
 #   cell-{shared,coldstart}-{aio,uring}.json   cells of tests/bench/ctx_cells.c
+#   reap-{sleepers-wW,twowaiter,throughput}.json   tests/bench/reapers.c
 . /mnt/work/bench.conf
 O=/mnt/work/out
 B=/build/tests/bench
@@ -111,6 +112,22 @@ for engine in aio uring; do
 		>$O/cell-coldstart-$engine.json 2>$O/cell-coldstart-$engine.log ||
 		rm -f $O/cell-coldstart-$engine.json
 done
+
+# Many io_getevents sleepers on one context (tests/bench/reapers.c), AIO
+# only: W sleepers with min_nr=1 while reads complete one by one (wasted
+# wake-ups), a min_nr=16 sleeper behind a min_nr=1 one (starvation), and
+# 2 submitters with 4 reapers (throughput).
+#   reap-sleepers-wW.json, reap-twowaiter.json, reap-throughput.json
+reap_tmo=$((REAP_EVENTS * (REAP_GAP_US + 2000) / 1000000 * 4 + 120))
+for w in 1 2 4 8; do
+	timeout -k 5 $reap_tmo $B/reapers sleepers /dev/nullb0 $w "$REAP_EVENTS" "$REAP_GAP_US" \
+		>$O/reap-sleepers-w$w.json 2>$O/reap-sleepers-w$w.log ||
+		rm -f $O/reap-sleepers-w$w.json
+done
+timeout -k 5 $reap_tmo $B/reapers twowaiter /dev/nullb0 "$REAP_EVENTS" "$REAP_GAP_US" \
+	>$O/reap-twowaiter.json 2>$O/reap-twowaiter.log || rm -f $O/reap-twowaiter.json
+timeout -k 5 $((RUNTIME * 3 + 60)) $B/reapers throughput /dev/nullb0 "$RUNTIME" \
+	>$O/reap-throughput.json 2>$O/reap-throughput.log || rm -f $O/reap-throughput.json
 
 if [ "${MICRO:-1}" = 0 ]; then
 	echo done >$O/complete

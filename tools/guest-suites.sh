@@ -21,6 +21,9 @@ run $R/abi/implementation.out 60 $T/abi/implementation "$impl"
 run $R/abi/poll_cancel.out 300 $T/abi/poll_cancel
 # Requests that complete inside io_submit: events, eventfd counts, slots.
 run $R/abi/batch.out 300 $T/abi/batch
+# Many reapers on one context: exactly once, destroy/exit/timeouts/signals
+# with sleepers, and (ours) one wake-up per event, no starved min_nr.
+run $R/abi/reapers.out 300 $T/abi/reapers "$impl"
 run $R/abi/usb_cancel.out 300 $T/abi/usb_cancel
 # Buffered AIO on FUSE (no IOCB_NOWAIT), served by the test itself.
 run $R/abi/fuse_pool.out 300 $T/abi/fuse_pool /tmp/fuse "$impl"

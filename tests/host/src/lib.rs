@@ -12,13 +12,23 @@ pub mod read_passes;
 #[path = "../../../write_steps.rs"]
 pub mod write_steps;
 
+#[path = "../../../claim.rs"]
+pub mod claim;
+
+#[path = "../../../promise.rs"]
+pub mod promise;
+
 #[cfg(test)]
-mod rng;
+mod claim_tests;
 #[cfg(test)]
-mod ring_index_tests;
+mod model;
 #[cfg(test)]
 mod poll_refs_tests;
 #[cfg(test)]
 mod read_passes_tests;
+#[cfg(test)]
+mod ring_index_tests;
+#[cfg(test)]
+mod rng;
 #[cfg(test)]
 mod write_steps_tests;
