@@ -210,6 +210,15 @@ impl EventWaitQueue {
         self.head.finish_wait(&waiter.entry);
     }
 
+    /// Queues `waiter` at the tail (or leaves it in its place) and marks
+    /// the task sleeping; true if a signal is pending (the entry is then
+    /// off the queue).
+    fn queue(&self, waiter: &Waiter) -> bool {
+        // SAFETY: `waiter` lives on the stack of `wait`, which takes the
+        // entry off the queue with `leave` before every return.
+        unsafe { self.head.prepare_to_wait(&waiter.entry) }
+    }
+
     /// Events that `waiter` must leave to the others.
     fn reserved_for(&self, waiter: &Waiter) -> u64 {
         let _guard = self.head.lock();
@@ -244,22 +253,18 @@ impl EventWaitQueue {
         mut consume: impl FnMut(u64) -> bool,
     ) -> WaitEnd {
         let need32 = || need().clamp(1, u32::MAX as usize) as u32;
+        // The ticket is complete before the entry is queued: from then on,
+        // walks may promise it events.
+        let ticket = Ticket::new(need32(), counts().taken);
         pin_init::stack_pin_init!(let waiter = pin_init!(Waiter {
             entry <- WaitQueueEntry::for_current_task_in_order::<WakeIfPromised>(),
-            need: Atomic::new(need32()),
-            held: Atomic::new(0),
-            since: Atomic::new(0),
+            need: Atomic::new(ticket.need),
+            held: Atomic::new(ticket.held),
+            since: Atomic::new(ticket.since),
         }));
-        // SAFETY: Every return below takes the entry off the queue with
-        // `leave` first, so it is off before `waiter` goes.
-        let mut interrupted = unsafe { self.head.prepare_to_wait(&waiter.entry) };
-        {
-            // Events that are in the ring already may be ours.
-            let guard = self.head.lock();
-            let counts = counts();
-            waiter.set_ticket(Ticket::new(need32(), counts.taken));
-            self.walk(&guard, counts);
-        }
+        let mut interrupted = self.queue(&waiter);
+        // Events that are in the ring already may be ours.
+        self.settle(&counts);
         let mut expired = false;
         loop {
             if interrupted {
@@ -276,13 +281,12 @@ impl EventWaitQueue {
                     return WaitEnd::Interrupted;
                 }
                 self.leave(&waiter, &counts);
-                // SAFETY: As above.
-                interrupted = unsafe { self.head.prepare_to_wait(&waiter.entry) };
+                interrupted = self.queue(&waiter);
                 self.settle(&counts);
                 continue;
             }
             if waiter.is_promised() || expired || dead() {
-                // SAFETY: As above.
+                // SAFETY: As in `queue`.
                 unsafe { self.head.keep_queued_running(&waiter.entry) };
                 if consume(self.reserved_for(&waiter)) || expired {
                     self.leave(&waiter, &counts);
@@ -300,13 +304,11 @@ impl EventWaitQueue {
                     waiter.need.store(need32(), Relaxed);
                     self.release(&guard, &waiter, counts());
                 }
-                // SAFETY: As above.
-                interrupted = unsafe { self.head.prepare_to_wait(&waiter.entry) };
+                interrupted = self.queue(&waiter);
                 continue;
             }
             expired = schedule_until(deadline);
-            // SAFETY: As above.
-            interrupted = unsafe { self.head.prepare_to_wait(&waiter.entry) };
+            interrupted = self.queue(&waiter);
         }
     }
 }

@@ -107,6 +107,19 @@ def load_fio(path):
     }
 
 
+def json_cells(rdir, pattern, regex):
+    """(name match, figures) of every readable JSON file of a round's out/ whose name matches."""
+    for p in sorted(glob.glob(os.path.join(rdir, "out", pattern))):
+        m = regex.search(os.path.basename(p))
+        if not m:
+            continue
+        try:
+            with open(p) as fh:
+                yield m, json.load(fh)
+        except ValueError as e:
+            print(f"bench: unreadable {p}: {e}", file=sys.stderr)
+
+
 def load_bfio(path):
     """IOPS, CPU and time in the submitting system call of a buffered cell."""
     with open(path) as f:
@@ -191,28 +204,10 @@ def main():
                 print(f"bench: unreadable {p}: {e}", file=sys.stderr)
                 continue
             braw.append(dict(round=rnd, kernel=kernel, engine=bm["engine"], cell=bm["cell"], **fig))
-        for p in sorted(glob.glob(os.path.join(rdir, "out", "cell-*.json"))):
-            xm = CELL_RE.search(os.path.basename(p))
-            if not xm:
-                continue
-            try:
-                with open(p) as fh:
-                    fig = json.load(fh)
-            except ValueError as e:
-                print(f"bench: unreadable {p}: {e}", file=sys.stderr)
-                continue
+        for xm, fig in json_cells(rdir, "cell-*.json", CELL_RE):
             xraw.append(dict(round=rnd, kernel=kernel, engine=xm["engine"], cell=xm["cell"],
                              iops=fig["iops"], cpu_us_per_io=fig["cpu_us_per_io"]))
-        for p in sorted(glob.glob(os.path.join(rdir, "out", "reap-*.json"))):
-            rm = REAP_RE.search(os.path.basename(p))
-            if not rm:
-                continue
-            try:
-                with open(p) as fh:
-                    fig = json.load(fh)
-            except ValueError as e:
-                print(f"bench: unreadable {p}: {e}", file=sys.stderr)
-                continue
+        for rm, fig in json_cells(rdir, "reap-*.json", REAP_RE):
             rraw.append(dict(round=rnd, kernel=kernel, engine="aio", cell=rm["cell"],
                              **{k: fig[k] for k in RKEYS if k in fig}))
         for name in ("wakeups", "submit_latency", "syscall_cost"):

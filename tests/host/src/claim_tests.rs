@@ -283,6 +283,7 @@ fn model_catches_broken_variants() {
         Mutation::ClaimThenCopy,
         Mutation::ReleaseWithoutSettle,
         Mutation::RefillFromConsumed,
+        Mutation::TicketAfterQueue,
     ] {
         let found = quick_configs().into_iter().find_map(|c| {
             let c = Config { mutation, ..c };

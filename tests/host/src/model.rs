@@ -46,6 +46,9 @@ pub(crate) enum Mutation {
     ReleaseWithoutSettle,
     /// Producers give slots back from `consumed` instead of `ring->head`.
     RefillFromConsumed,
+    /// The ticket is filled in after the entry is queued, so a walk in
+    /// between promises events that the new ticket then forgets.
+    TicketAfterQueue,
 }
 
 #[derive(Clone, Debug)]
@@ -87,8 +90,10 @@ enum Phase {
         /// ClaimThenCopy: the copy still to do after the cmpxchg.
         late: bool,
     },
-    /// About to queue a ticket and walk the queue.
+    /// About to queue a ticket.
     Enqueue,
+    /// Queued; about to walk the queue.
+    Queued,
     Asleep,
     /// About to give the promise back (under the lock).
     Retire {
@@ -477,9 +482,17 @@ impl<'a> Checker<'a> {
                 };
             }
             Phase::Enqueue => {
-                // Under the wait lock: queue at the tail, then walk.
+                // The ticket, then under the wait lock the entry at the
+                // tail (`prepare_to_wait`); the walk is the next step.
                 w.tickets[i] = Ticket::new(min_nr - c.got, w.taken());
                 w.queue.push(i as u8);
+                w.consumers[i].phase = Phase::Queued;
+            }
+            Phase::Queued => {
+                // Under the wait lock again: events already there may be ours.
+                if m == Mutation::TicketAfterQueue {
+                    w.tickets[i] = Ticket::new(min_nr - c.got, w.taken());
+                }
                 w.settle();
                 w.consumers[i].phase = Phase::Asleep;
             }
