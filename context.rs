@@ -175,6 +175,13 @@ impl Kioctx {
         )
     }
 
+    /// Events the ring is sure to hold at once, whatever the per-CPU slot
+    /// caches keep: what `io_setup` was asked for, and at least half the
+    /// ring (`slots.rs`: at most half of it sits in the caches).
+    pub(crate) fn sure_capacity(&self) -> u32 {
+        self.max_reqs.max((self.nr_events() - 1) / 2).max(1)
+    }
+
     pub(crate) fn nr_events(&self) -> u32 {
         self.ring.nr_events()
     }

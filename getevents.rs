@@ -88,7 +88,13 @@ pub(crate) fn getevents(
         // However the wait ends, `got` says what was read.
         let _ = ctx.wait_queue().wait(
             deadline_after(until_ns),
-            || min_nr.saturating_sub(got.get().unwrap_or(0)),
+            // A need larger than the events the ring is sure to hold at
+            // once is served in parts: otherwise its earmark could hold
+            // every slot until its deadline.
+            || {
+                let left = min_nr.saturating_sub(got.get().unwrap_or(0));
+                left.min(ctx.sure_capacity() as usize)
+            },
             || ctx.ring_counts(),
             || ctx.is_dead(),
             |reserved| read_events(&ctx, min_nr, nr, events, &got, reserved),

@@ -5,7 +5,7 @@
 impl=$1
 R=/mnt/work/results
 T=/build/tests
-mkdir -p $R/abi $R/libaio $R/fio
+mkdir -p $R/abi $R/libaio $R/fio $R/fault
 
 run() {	# run OUTFILE TIMEOUT CMD...
 	out=$1 tmo=$2
@@ -25,6 +25,9 @@ run $R/abi/batch.out 300 $T/abi/batch
 # with sleepers, and (ours) one wake-up per event, no starved min_nr.
 run $R/abi/reapers.out 300 $T/abi/reapers "$impl"
 run $R/abi/usb_cancel.out 300 $T/abi/usb_cancel
+# Fault injection (per-task fail-nth, as syzkaller): allocation or user copy
+# n of each system call and opcode fails, n = 1, 2, ... (suite "fault").
+run $R/fault/fault_inject.out 600 $T/abi/fault_inject "$impl"
 # Buffered AIO on FUSE (no IOCB_NOWAIT), served by the test itself.
 run $R/abi/fuse_pool.out 300 $T/abi/fuse_pool /tmp/fuse "$impl"
 
