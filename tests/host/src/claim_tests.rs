@@ -266,13 +266,19 @@ fn model_two_consumers_ring_of_3_wraps_twice() {
 #[test]
 #[ignore = "minutes: make test-long"]
 fn model_three_consumers() {
-    passes(&cfg(3, &[(1, 1), (1, 2), (2, 2)], 7, 0, 1));
+    passes(&Config {
+        calls: 2,
+        ..cfg(2, &[(1, 1), (1, 1), (1, 1)], 5, 0, 0)
+    });
 }
 
 #[test]
 #[ignore = "minutes: make test-long"]
 fn model_user_reaping_ring_of_3() {
-    passes(&cfg(3, &[(1, 2), (2, 2)], 7, 2, 0));
+    passes(&Config {
+        calls: 2,
+        ..cfg(3, &[(1, 2), (1, 2)], 7, 1, 0)
+    });
 }
 
 /// Every broken variant fails at least one of the quick configurations.
