@@ -332,20 +332,6 @@ static void restore_fault(void)
 			write_str(knobs[i].path, knobs[i].old);
 }
 
-/*
- * Objects in use in slab cache `name` once its per-CPU caches and KASAN's
- * quarantine went back (shrink does both), as implementation.c counts them.
- */
-static long slab_objects(const char *name)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), "/sys/kernel/slab/%s/shrink", name);
-	write_ulong(path, 1);
-	snprintf(path, sizeof(path), "/sys/kernel/slab/%s/objects", name);
-	return access(path, R_OK) ? -1 : (long)read_ulong(path);
-}
-
 /* The [aio] ring mappings of this process. */
 struct maps {
 	int n;

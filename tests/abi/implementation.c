@@ -42,17 +42,6 @@ static int boot_log_has(const char *needle)
 	return found;
 }
 
-/* Objects allocated from slab cache `name`, after its per-CPU caches went back. */
-static long slab_objects(const char *name)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), "/sys/kernel/slab/%s/shrink", name);
-	write_ulong(path, 1);
-	snprintf(path, sizeof(path), "/sys/kernel/slab/%s/objects", name);
-	return access(path, R_OK) ? -1 : (long)read_ulong(path);
-}
-
 /*
  * N polls armed on an empty pipe hold N requests: the cache has N more
  * objects in use (less what per-CPU caches keep: SLACK), and N fewer once

@@ -167,6 +167,20 @@ static TAP_UNUSED int write_ulong(const char *path, unsigned long v)
 }
 
 /*
+ * Objects allocated from slab cache `name` once its per-CPU caches (and
+ * KASAN's quarantine) went back, or -1 without SLUB's sysfs.
+ */
+static TAP_UNUSED long slab_objects(const char *name)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/sys/kernel/slab/%s/shrink", name);
+	write_ulong(path, 1);
+	snprintf(path, sizeof(path), "/sys/kernel/slab/%s/objects", name);
+	return access(path, R_OK) ? -1 : (long)read_ulong(path);
+}
+
+/*
  * Whether a read's result res and data buf are what pread(fd) of len bytes
  * at off gives now.
  */
