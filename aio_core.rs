@@ -31,7 +31,7 @@ use kernel::bindings;
 use kernel::ffi::{c_int, c_long, c_uint, c_ulong, c_void};
 use kernel::mm::Mm;
 use kernel::prelude::*;
-use kernel::uaccess::{UserPtr, UserSlice};
+use kernel::uaccess::UserPtr;
 
 mod abi;
 mod accounting;
@@ -68,12 +68,11 @@ const __LOG_PREFIX: &[u8] = b"aio\0";
 
 /// `io_setup`.
 fn setup(nr_events: u32, ctxp: UserPtr, compat: bool) -> Result {
-    let ctx_size = if compat { 4 } else { 8 };
-    let mut reader = UserSlice::new(ctxp, ctx_size).reader();
+    // get_user()/put_user() for *ctxp, as fs/aio.c.
     let old = if compat {
-        u64::from(reader.read::<u32>()?)
+        u64::from(ctxp.get_u32()?)
     } else {
-        reader.read::<u64>()?
+        ctxp.get_u64()?
     };
     if old != 0 || nr_events == 0 {
         return Err(EINVAL);
@@ -104,12 +103,11 @@ fn setup(nr_events: u32, ctxp: UserPtr, compat: bool) -> Result {
     charge.keep();
     mapping.keep();
 
-    let mut writer = UserSlice::new(ctxp, ctx_size).writer();
     let res = if compat {
         // Truncating is fine: it is a 32-bit process's address.
-        writer.write(&(base as u32))
+        ctxp.put_u32(base as u32)
     } else {
-        writer.write(&(base as u64))
+        ctxp.put_u64(base as u64)
     };
     if let Err(e) = res {
         let _ = contexts.kill(&ctx);
