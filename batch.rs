@@ -100,8 +100,7 @@ impl<'a> SubmitBatch<'a> {
         // SAFETY: `reqs[..done]` were just written; `MaybeUninit<T>` is laid out as `T`.
         let finished =
             unsafe { &*(core::ptr::from_ref(&self.reqs[..done]) as *const [Arc<AioKiocb>]) };
-        let available = self
-            .ctx
+        self.ctx
             .write_events(finished.iter().map(|req| req.event()));
         // After `tail` is published, as fs/aio.c signals after posting.
         for (i, req) in finished.iter().enumerate() {
@@ -115,7 +114,7 @@ impl<'a> SubmitBatch<'a> {
                 eventfd.signal_count(count as u64);
             }
         }
-        self.ctx.wake_sleepers(available);
+        self.ctx.wake_sleepers();
         // The requests go: their files, eventfds and context references.
         for slot in &mut self.reqs[..done] {
             // SAFETY: Initialised above and not read out since; dropped once.

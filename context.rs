@@ -293,19 +293,19 @@ impl Kioctx {
     /// `aio_complete`).  Any context, interrupts included.  Slot accounting
     /// guarantees that the ring has room.
     pub(crate) fn post(&self, event: &IoEvent, eventfd: Option<&EventFdCtx>) {
-        let available = self.write_events(core::iter::once(*event));
+        self.write_events(core::iter::once(*event));
         if let Some(eventfd) = eventfd {
             eventfd.signal();
         }
-        self.wake_sleepers(available);
+        self.wake_sleepers();
     }
 
     /// Writes `events` into the ring under one acquisition of the completion
-    /// lock and publishes `tail` once, after the last of them; returns how
-    /// many events the ring holds now.  The caller signals the events'
+    /// lock and publishes `tail` once, after the last of them.  The caller
+    /// signals the events'
     /// eventfds and then calls [`Self::wake_sleepers`].  Each event holds a
     /// ring slot (slot accounting), so the ring has room for all of them.
-    pub(crate) fn write_events(&self, events: impl Iterator<Item = IoEvent>) -> u32 {
+    pub(crate) fn write_events(&self, events: impl Iterator<Item = IoEvent>) {
         let mut state = self.completion.lock();
         let nr = self.nr_events();
         let mut tail = state.tail;
@@ -336,12 +336,11 @@ impl Kioctx {
         if state.completed_events > 1 {
             self.refill_slots(&mut state, head);
         }
-        events_available(head, tail, nr)
     }
 
     /// Promises the new events to sleepers and wakes those they satisfy,
     /// after events were written with [`Self::write_events`].
-    pub(crate) fn wake_sleepers(&self, _available: u32) {
+    pub(crate) fn wake_sleepers(&self) {
         // Order the `produced` store before the unlocked sleeper check;
         // sleepers queue themselves before they look at the ring.
         smp_mb(Full);

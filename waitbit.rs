@@ -100,17 +100,16 @@ struct WakeIfPromised;
 
 impl WakeFunction for WakeIfPromised {
     fn wake(entry: NonNull<WaitQueueEntry>, wake: &WakeUp) -> bool {
-        // SAFETY: Only `Waiter`s are queued here (type invariant of
-        // `EventWaitQueue`), and `entry` is the first field of a live
-        // `repr(C)` `Waiter`: wakers never unlink it, and its sleeper takes
-        // it off under the queue's lock, which the waker holds.
+        // Wakers never unlink the entry; its sleeper takes it off under the
+        // queue's lock, which the waker holds, so the `Waiter` is alive.
+        // SAFETY: Only `Waiter`s are queued here (`EventWaitQueue`'s
+        // invariant), and `entry` is the first field of a `repr(C)` `Waiter`.
         let waiter = unsafe { &*entry.as_ptr().cast::<Waiter>() };
         if wake.key() == 0 {
             return waiter.entry.wake_task_queued(wake);
         }
-        // SAFETY: Keyed wake-ups of this queue come only from
-        // `EventWaitQueue::walk`, whose key is its `Walk`, alive and not
-        // otherwise used during the walk.
+        // Keyed wake-ups of this queue come only from `EventWaitQueue::walk`.
+        // SAFETY: The key is that walk's `Walk`, alive and unused meanwhile.
         let walk = unsafe { &mut *(wake.key() as *mut Walk) };
         let mut ticket = waiter.ticket();
         let visit = walk.settle.visit(&mut walk.ledger, &mut ticket);
@@ -214,8 +213,8 @@ impl EventWaitQueue {
     /// the task sleeping; true if a signal is pending (the entry is then
     /// off the queue).
     fn queue(&self, waiter: &Waiter) -> bool {
-        // SAFETY: `waiter` lives on the stack of `wait`, which takes the
-        // entry off the queue with `leave` before every return.
+        // `waiter` lives on the stack of `wait`.
+        // SAFETY: `wait` takes the entry off with `leave` before it returns.
         unsafe { self.head.prepare_to_wait(&waiter.entry) }
     }
 
@@ -378,9 +377,9 @@ impl PageWaiter {
     /// in the key, so that the waker knows the folio still has waiters).
     pub(crate) fn matches(&self, wake: &WakeUp) -> bool {
         let key = wake.key() as *mut bindings::wait_page_key;
-        // SAFETY: Called from the entry's wake function, so under its folio
-        // queue's lock, with that queue's key, a `wait_page_key` (type
-        // invariant); a keyless wake-up (NULL) matches nothing.
+        // A keyless wake-up (NULL) matches nothing.
+        // SAFETY: Called from the entry's wake function, under its folio
+        // queue's lock, with that queue's key: a `wait_page_key` (invariant).
         !key.is_null() && unsafe { bindings::wake_page_match(self.as_raw(), key) }
     }
 

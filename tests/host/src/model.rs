@@ -406,6 +406,7 @@ impl<'a> Checker<'a> {
                 late,
             } => {
                 let mut answer = 0;
+                let mut late_copy = false;
                 if late {
                     // ClaimThenCopy: the copy after a successful cmpxchg.
                     copy(w, copied, &mut buf);
@@ -433,17 +434,9 @@ impl<'a> Checker<'a> {
                             if same {
                                 w.consumed = new;
                                 answer = 1;
-                                if m == Mutation::ClaimThenCopy && copied.count > 0 {
-                                    w.consumers[i].phase = Phase::Claiming {
-                                        claim,
-                                        next,
-                                        kind,
-                                        copied,
-                                        buf,
-                                        late: true,
-                                    };
-                                    return Ok(());
-                                }
+                                // The copy is the next step; the claim hears
+                                // of the success after it.
+                                late_copy = m == Mutation::ClaimThenCopy && copied.count > 0;
                             }
                         }
                         ClaimOp::Publish => {
@@ -456,7 +449,7 @@ impl<'a> Checker<'a> {
                         ClaimOp::Done(_) => unreachable!(),
                     }
                 }
-                let next = claim.step(answer);
+                let next = if late_copy { next } else { claim.step(answer) };
                 if let ClaimOp::Done(n) = next {
                     // Local work: part of this step.
                     for k in 0..n {
@@ -478,7 +471,7 @@ impl<'a> Checker<'a> {
                     kind,
                     copied,
                     buf,
-                    late: false,
+                    late: late_copy,
                 };
             }
             Phase::Enqueue => {
