@@ -8,6 +8,7 @@ use crate::abi::IoEvent;
 use crate::accounting;
 use crate::cancel::CancelList;
 use crate::claim::{claim_start, unclaimed, Claim, ClaimOp};
+use crate::retry;
 use crate::ring::Ring;
 use crate::ring_index::{events_available, RingGeometry};
 use crate::slots::ReqSlots;
@@ -451,7 +452,11 @@ impl Kioctx {
         // Reads of ours may wait for their next pass as task work on this
         // task (`retry.rs`): run it, or they would wait for us.  Work queued
         // after this is taken back for a worker, as the context is dead.
-        kernel::current!().run_task_work();
+        // An exiting task (`exit_aio`) runs no task work before the end of
+        // its exit: its passes go to a worker instead.
+        let current = kernel::current!();
+        current.run_task_work();
+        retry::take_back_passes(current);
         self.users.wait_released();
     }
 }

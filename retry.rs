@@ -365,6 +365,16 @@ fn queue_next_pass(op: ReadOp) {
     }
 }
 
+/// Gives the passes still queued on `task` to a worker: for one who waits
+/// for its reads where `task` will not run them (it is exiting).
+pub(crate) fn take_back_passes(task: &Task) {
+    while let Some(op) = TaskWork::cancel_any::<AioKiocb>(task) {
+        // INVARIANT: Only a read's operation queues its work, and it is
+        // ours again.
+        to_worker(ReadOp(op));
+    }
+}
+
 /// The task work of the next pass, in the submitter's context, with the
 /// operation's reference.
 pub(crate) fn next_pass(op: Arc<AioKiocb>) {

@@ -233,6 +233,37 @@ static void test_exit(void)
 	      before, read_ulong(AIO_NR));
 }
 
+/*
+ * Exit with contexts whose rings user space unmapped: the contexts then
+ * hold the last references of their ring files, which exit_aio drops
+ * while the task is exiting (the fput queues task work there).  Trinity
+ * found this: ours ran that task work early, and the exit crashed.
+ */
+static void test_exit_unmapped(void)
+{
+	unsigned long before = read_ulong(AIO_NR);
+	int status = -1;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		aio_context_t ctx[3] = { 0 };
+		unsigned slots;
+		size_t bytes;
+		int i;
+
+		ring_geometry(32, &slots, &bytes);
+		for (i = 0; i < 3; i++)
+			if (io_setup(32, &ctx[i]) || munmap((void *)ctx[i], bytes))
+				_exit(1);
+		_exit(0);
+	}
+	waitpid(pid, &status, 0);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	      "exit with 3 contexts whose rings were unmapped");
+	CHECK(read_ulong(AIO_NR) == before, "exit unmapped: aio-nr back to %lu (is %lu)",
+	      before, read_ulong(AIO_NR));
+}
+
 int main(void)
 {
 	test_bad_args();
@@ -244,5 +275,6 @@ int main(void)
 	test_fork();
 	test_mremap();
 	test_exit();
+	test_exit_unmapped();
 	return tap_done();
 }
