@@ -11,7 +11,7 @@ set -euo pipefail
 
 # shellcheck source=tools/lib.sh
 . "$(dirname "$0")/lib.sh"
-SETUP_REV=6	# bump when the package list changes
+SETUP_REV=7	# bump when the package list changes
 
 PKGS=(
 	rustc rust-src bindgen rustfmt rust-clippy cargo clang lld llvm
@@ -19,7 +19,7 @@ PKGS=(
 	python3 perl xz-utils zstd ca-certificates dpkg-dev
 	qemu-system-x86 fio libaio-dev libaio1t64 busybox-static
 	util-linux e2fsprogs procps iproute2 strace gnuplot-nox gcc-multilib
-	liburing-dev linux-perf
+	liburing-dev linux-perf trinity stress-ng
 )
 
 log() { echo "setup: $*" >&2; }
