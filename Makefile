@@ -3,13 +3,16 @@
 # Developer entry points.  (The kernel build itself reads Kbuild, not this
 # file.)  Everything runs as root and installs what it needs on first use.
 
-.PHONY: run test test-long bench setup kernels kunit guest-rust guest-c host-test clean-cache
+.PHONY: run test test-long soak bench setup kernels kunit guest-rust guest-c host-test clean-cache
 
 run:		## build the release kernels, boot each, run fio with libaio: Rust next to C
 	tools/run.sh
 
 test:		## every test; ends with "N passed, N failed"
 	tools/test.sh
+
+soak:		## trinity, our fuzzer, our soak and stress-ng for SOAK_MINUTES (30) on the sanitizer kernel
+	tools/soak.sh
 
 bench:		## ours vs C aio vs io_uring on the release kernels, alternating rounds; table, CSV/JSON, PNG
 	tools/bench.sh

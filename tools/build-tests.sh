@@ -3,6 +3,8 @@
 # $ROOT/build/tests (visible in the guest at /build/tests):
 #   abi/*      our ABI tests (TAP), 64-bit, plus compat32 built with -m32
 #   bench/*    the micro-benchmarks of `make bench`
+#   fuzz/*     our fuzzer and soak, and fuzz.sh, which runs them with
+#              trinity and stress-ng (`make soak`, the fuzz suite)
 #   harness/   libaio's harness cases, against the system libaio
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -11,7 +13,7 @@ set -euo pipefail
 in_root /bin/bash -ec '
 	out=/build/tests
 	rm -rf $out.new
-	mkdir -p $out.new/abi $out.new/bench $out.new/harness
+	mkdir -p $out.new/abi $out.new/bench $out.new/fuzz $out.new/harness
 	cflags="-O2 -g -Wall -Werror"
 	for t in /build/src/tests/abi/*.c; do
 		n=$(basename $t .c)
@@ -24,6 +26,10 @@ in_root /bin/bash -ec '
 	for t in /build/src/tests/bench/*.c; do
 		gcc $cflags -o $out.new/bench/$(basename $t .c) $t -lpthread -luring
 	done
+	for t in /build/src/tests/fuzz/*.c; do
+		gcc $cflags -I /build/src/tests/abi -o $out.new/fuzz/$(basename $t .c) $t -lpthread
+	done
+	cp /build/src/tests/fuzz/fuzz.sh $out.new/fuzz/
 	cp -a /usr/src/libaio/harness/. $out.new/harness/
 	make -s -C $out.new/harness LIBAIO=-laio all >/dev/null
 	cp /build/src/tests/fio/fio-tap.sh /build/src/tests/fio/fio-buffered-tap.sh $out.new/

@@ -5,7 +5,7 @@
 impl=$1
 R=/mnt/work/results
 T=/build/tests
-mkdir -p $R/abi $R/libaio $R/fio $R/fault
+mkdir -p $R/abi $R/libaio $R/fio $R/fault $R/fuzz
 
 run() {	# run OUTFILE TIMEOUT CMD...
 	out=$1 tmo=$2
@@ -49,10 +49,10 @@ if mkfs.ext4 -q -F /dev/vda && mount -t ext4 /dev/vda /tmp/ext4; then
 	run $R/abi/stress-ext4-direct.out 300 $T/abi/stress /tmp/ext4/stressfile 1
 	run $R/abi/stress-ext4-dsync.out 300 $T/abi/stress /tmp/ext4/stressfile 2
 	run $R/fio/fio-buffered.out 600 sh $T/fio-buffered-tap.sh /tmp/ext4
-	hdir=/tmp/ext4/harness
+	hdir=/tmp/ext4/harness fdir=/tmp/ext4/fuzz
 else
 	echo "rc=1 (no ext4 on /dev/vda)" >$R/abi/rw-ext4.out
-	hdir=/tmp/harness
+	hdir=/tmp/harness fdir=/tmp/fuzz
 fi
 
 # Buffered reads on a cold cache over a slow device: ext4 on a null_blk
@@ -86,6 +86,11 @@ tiny_nullb() {
 	mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 $sdev &&
 	mount -t ext4 $sdev /tmp/tinyfs
 }
+# The fixed-seed slice of `make soak` (suite "fuzz"): trinity, aio_fuzz,
+# the soak and stress-ng, on ext4, the slow device and null_blk.
+fuzz_slice() {
+	sh $T/fuzz/fuzz.sh slice "$impl" $R/fuzz $fdir "$1" /dev/nullb0
+}
 if slow_nullb >/tmp/slow-setup.log 2>&1; then
 	run $R/abi/async_read.out 300 $T/abi/async_read /tmp/slow "$impl"
 	run $R/abi/sync_write.out 300 $T/abi/sync_write /tmp/slow $dev "$impl" $slow/badblocks
@@ -95,10 +100,12 @@ if slow_nullb >/tmp/slow-setup.log 2>&1; then
 	else
 		{ cat /tmp/tiny-setup.log; echo "rc=1 (no small null_blks)"; } >$R/abi/direct_full.out
 	fi
+	fuzz_slice /tmp/slow
 	umount /tmp/slow
 else
 	{ cat /tmp/slow-setup.log; echo "rc=1 (no ext4 on a slow null_blk)"; } |
 		tee $R/abi/direct_full.out $R/abi/sync_write.out >$R/abi/async_read.out
+	fuzz_slice -
 fi
 
 # libaio's harness, set up as its Makefile's check targets do (testdir
