@@ -49,6 +49,8 @@ suites = sorted(os.listdir(results)) if os.path.isdir(results) else []
 for suite in suites:
     passed = failed = 0
     for name in sorted(os.listdir(os.path.join(results, suite))):
+        if not name.endswith(".out"):
+            continue  # logs kept beside the results
         with open(os.path.join(results, suite, name), errors="replace") as f:
             text = f.read()
         p, n, details = (harness_counts if suite == "libaio" else tap_counts)(text)

@@ -1188,7 +1188,7 @@ static void __attribute__((noreturn)) exit_child(int report_fd, int go_fd, int w
 	struct iocb *cbs, **list;
 	struct aio_ring_hdr *ring;
 	unsigned char *bufs = NULL;
-	int pp[2], total = 0;
+	int pp[2], total = 0, polls;
 	double t0;
 
 	cbs = mmap(NULL, EXIT_REQS * sizeof(*cbs), PROT_READ | PROT_WRITE,
@@ -1202,32 +1202,13 @@ static void __attribute__((noreturn)) exit_child(int report_fd, int go_fd, int w
 		rep.err = 1;
 	else if (io_setup(EXIT_NR, &ctx))
 		rep.err = 2;
-	/* Cold buffered reads, one block each, in a scattered order. */
-	if (!rep.err && slow_fd >= 0)
-		posix_fadvise(slow_fd, 0, 0, POSIX_FADV_DONTNEED);
-	/* The budget is for the reads: the steps above can take seconds under load. */
-	t0 = now_ms();
-	while (!rep.err && slow_fd >= 0 && total < slow_blocks &&
-	       now_ms() - t0 < EXIT_READ_BUDGET_MS) {
-		int n = slow_blocks - total < 8 ? slow_blocks - total : 8;
-		long r;
-
-		for (int i = 0; i < n; i++) {
-			int b = (int)(((long)(total + i) * 1021) % slow_blocks);
-
-			prep_rw(&cbs[total + i], IOCB_CMD_PREAD, slow_fd, bufs + (size_t)b * BS,
-				BS, (off_t)b * BS);
-			list[total + i] = &cbs[total + i];
-		}
-		r = io_submit(ctx, n, list + total);
-		if (r <= 0)
-			rep.err = 3;
-		else
-			total += r;
-	}
-	rep.reads = total;
-	while (!rep.err && total < EXIT_REQS) {
-		int n = EXIT_REQS - total < 256 ? EXIT_REQS - total : 256;
+	/*
+	 * Polls first, then the cold reads, so that the reads are the ones
+	 * still waiting for the device when the child goes.
+	 */
+	polls = EXIT_REQS - (slow_fd >= 0 ? slow_blocks : 0);
+	while (!rep.err && total < polls) {
+		int n = polls - total < 256 ? polls - total : 256;
 		long r;
 
 		for (int i = 0; i < n; i++) {
@@ -1245,7 +1226,32 @@ static void __attribute__((noreturn)) exit_child(int report_fd, int go_fd, int w
 		else
 			total += r;
 	}
-	rep.polls = total - rep.reads;
+	rep.polls = total;
+	/* Cold buffered reads, one block each, in a scattered order. */
+	if (!rep.err && slow_fd >= 0)
+		posix_fadvise(slow_fd, 0, 0, POSIX_FADV_DONTNEED);
+	/* The budget is for the reads: the steps above can take seconds under load. */
+	t0 = now_ms();
+	while (!rep.err && slow_fd >= 0 && rep.reads < slow_blocks &&
+	       now_ms() - t0 < EXIT_READ_BUDGET_MS) {
+		int n = slow_blocks - rep.reads < 8 ? slow_blocks - rep.reads : 8;
+		long r;
+
+		for (int i = 0; i < n; i++) {
+			int b = (int)(((long)(rep.reads + i) * 1021) % slow_blocks);
+
+			prep_rw(&cbs[total + i], IOCB_CMD_PREAD, slow_fd, bufs + (size_t)b * BS,
+				BS, (off_t)b * BS);
+			list[total + i] = &cbs[total + i];
+		}
+		r = io_submit(ctx, n, list + total);
+		if (r <= 0) {
+			rep.err = 3;
+		} else {
+			total += r;
+			rep.reads += r;
+		}
+	}
 	if (!rep.err) {
 		ring = (struct aio_ring_hdr *)ctx;
 		rep.done = (LOAD(&ring->tail) + ring->nr - LOAD(&ring->head)) % ring->nr;
