@@ -19,7 +19,8 @@
 //!    (on its way back to user space, or in `io_getevents`, which runs task
 //!    work rather than returning `EINTR` for it).
 //! 4. Where task work cannot run (the submitting thread exits, the context
-//!    is dying, a kernel-thread submitter), or a file cannot wait
+//!    is dying, a kernel-thread submitter), where it would run in another
+//!    address space (after the submitter's exec, or its exit), or a file cannot wait
 //!    asynchronously (no `FOP_BUFFER_RASYNC`, or `-EAGAIN` even with
 //!    `IOCB_WAITQ`), the bounded worker pool (`worker.rs`) does a blocking
 //!    pass in the submitter's address space with its credentials.  A file
@@ -379,5 +380,17 @@ pub(crate) fn take_back_passes(task: &Task) {
 /// operation's reference.
 pub(crate) fn next_pass(op: Arc<AioKiocb>) {
     // INVARIANT: The pass was queued instead of the read going on.
-    continue_read(ReadOp(op));
+    let op = ReadOp(op);
+    // Task work survives exec and runs at the end of a thread's exit,
+    // after its mm is gone: the pass copies into `current`'s address
+    // space, so only the context's own will do (io_uring's
+    // `io_should_terminate_tw()`); elsewhere a worker does it in that mm.
+    let ctx_mm = op.0.ctx().mm().as_raw();
+    let own_mm = kernel::current!()
+        .mm()
+        .is_some_and(|mm| core::ptr::eq(mm.as_raw(), ctx_mm));
+    if !own_mm {
+        return to_worker(op);
+    }
+    continue_read(op);
 }

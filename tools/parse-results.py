@@ -58,6 +58,9 @@ for suite in suites:
         failed += n
         for d in details:
             print(f"  FAIL {suite}-{impl}/{name}: {d}")
+    if passed + failed == 0:
+        print(f"  FAIL {suite}-{impl}: no results")
+        failed = 1
     failed_any |= failed > 0
     print(f"{suite}-{impl}: {passed} passed, {failed} failed")
 

@@ -35,7 +35,7 @@ sh /build/tests/fuzz/fuzz.sh soak $impl \$R /tmp/ext4/fuzz \$slow /dev/nullb0 $s
 EOS
 	log "soak on the $impl test kernel: $minutes min"
 	qrc=0
-	"$SRC/tools/qemu-run.sh" "$vmlinux" "$work" $((secs + 1800)) || qrc=$?
+	"$SRC/tools/qemu-run.sh" "$vmlinux" "$work" $((secs * 2 + 1800)) || qrc=$?
 	python3 "$SRC/tools/parse-results.py" "$work" "$impl" "$qrc" || rc=1
 	grep -h "^# \(trinity seed\|aio_fuzz seed\|aio_soak\|kmemleak\)" \
 		"$work"/results/soak/*.out >&2 || true

@@ -7,7 +7,7 @@
  *   aio_soak IMPL SECONDS DIR [SLOWDIR] [BLOCKDEV]
  *
  * IMPL rust or c picks the request slab cache to watch; DIR is ext4;
- * SLOWDIR is ext4 on a null_blk whose requests take 100 ms; BLOCKDEV is a
+ * SLOWDIR ("-": none) is ext4 on a null_blk whose requests take 100 ms; BLOCKDEV is a
  * memory-backed null_blk (O_DIRECT).
  *
  * - Data: 4 KiB blocks of a file in DIR (O_DIRECT and buffered on the same
@@ -1538,7 +1538,7 @@ int main(int argc, char **argv)
 	ours = !strcmp(argv[1], "rust");
 	cache = ours ? "aio_rs_kiocb" : "aio_kiocb";
 	dir = argv[3];
-	if (argc > 4 && argv[4][0])
+	if (argc > 4 && argv[4][0] && strcmp(argv[4], "-"))
 		slowdir = argv[4];
 	if (argc > 5 && argv[5][0])
 		bdev = argv[5];
@@ -1602,7 +1602,8 @@ int main(int argc, char **argv)
 	end = start + seconds * 1000.0;
 	rounds = seconds / 20 < 2 ? 2 : seconds / 20 > 60 ? 60 : seconds / 20;
 	next_round = start + (end - start) / (rounds + 1);
-	while (now_ms() < end || !round) {
+	/* Both kinds of exit round (exit, SIGKILL), however short the run. */
+	while (now_ms() < end || round < 2) {
 		if (round < rounds && now_ms() >= next_round) {
 			exit_round(round++);
 			next_round = start + (end - start) * (round + 1) / (rounds + 1);
