@@ -1188,12 +1188,12 @@ static void __attribute__((noreturn)) exit_child(int report_fd, int go_fd, int w
 	struct iocb *cbs, **list;
 	struct aio_ring_hdr *ring;
 	unsigned char *bufs = NULL;
-	int pp[2], total = 0, polls;
+	int pp[2], total = 0, polls, reads;
 	double t0;
 
-	cbs = mmap(NULL, EXIT_REQS * sizeof(*cbs), PROT_READ | PROT_WRITE,
+	cbs = mmap(NULL, EXIT_NR * sizeof(*cbs), PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	list = mmap(NULL, EXIT_REQS * sizeof(*list), PROT_READ | PROT_WRITE,
+	list = mmap(NULL, EXIT_NR * sizeof(*list), PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (slow_fd >= 0)
 		bufs = mmap(NULL, (size_t)slow_blocks * BS, PROT_READ | PROT_WRITE,
@@ -1206,7 +1206,10 @@ static void __attribute__((noreturn)) exit_child(int report_fd, int go_fd, int w
 	 * Polls first, then the cold reads, so that the reads are the ones
 	 * still waiting for the device when the child goes.
 	 */
-	polls = EXIT_REQS - (slow_fd >= 0 ? slow_blocks : 0);
+	polls = EXIT_REQS;
+	/* Room in the context for the reads on top of the polls. */
+	reads = slow_fd < 0 ? 0 : slow_blocks < EXIT_NR - EXIT_REQS - 64 ?
+		slow_blocks : EXIT_NR - EXIT_REQS - 64;
 	while (!rep.err && total < polls) {
 		int n = polls - total < 256 ? polls - total : 256;
 		long r;
@@ -1232,9 +1235,9 @@ static void __attribute__((noreturn)) exit_child(int report_fd, int go_fd, int w
 		posix_fadvise(slow_fd, 0, 0, POSIX_FADV_DONTNEED);
 	/* The budget is for the reads: the steps above can take seconds under load. */
 	t0 = now_ms();
-	while (!rep.err && slow_fd >= 0 && rep.reads < slow_blocks &&
+	while (!rep.err && rep.reads < reads &&
 	       now_ms() - t0 < EXIT_READ_BUDGET_MS) {
-		int n = slow_blocks - rep.reads < 8 ? slow_blocks - rep.reads : 8;
+		int n = reads - rep.reads < 8 ? reads - rep.reads : 8;
 		long r;
 
 		for (int i = 0; i < n; i++) {
