@@ -45,7 +45,8 @@ def harness_counts(text):
     return 0, 1, [" | ".join(text.strip().splitlines()[-4:])]
 
 
-suites = sorted(os.listdir(results)) if os.path.isdir(results) else []
+suites = sorted(d for d in os.listdir(results) if os.path.isdir(os.path.join(results, d))) \
+    if os.path.isdir(results) else []
 for suite in suites:
     passed = failed = 0
     for name in sorted(os.listdir(os.path.join(results, suite))):
