@@ -303,9 +303,9 @@ impl Kioctx {
 
     /// Writes `events` into the ring under one acquisition of the completion
     /// lock and publishes `tail` once, after the last of them.  The caller
-    /// signals the events'
-    /// eventfds and then calls [`Self::wake_sleepers`].  Each event holds a
-    /// ring slot (slot accounting), so the ring has room for all of them.
+    /// signals the events' eventfds and then calls [`Self::wake_sleepers`].
+    /// Each event holds a ring slot (slot accounting), so the ring has room
+    /// for all of them.
     pub(crate) fn write_events(&self, events: impl Iterator<Item = IoEvent>) {
         let mut state = self.completion.lock();
         let nr = self.nr_events();
