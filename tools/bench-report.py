@@ -353,7 +353,7 @@ def main():
     print()
     print(f"files: {host_dir}/results.json, results.csv, iops.png")
     if "--smoke-check" in sys.argv:
-        return smoke_check(d, med, micro_med, bmed, xmed, rmed)
+        return smoke_check(d, env, med, micro_med, bmed, xmed, rmed)
     return 0
 
 
@@ -510,7 +510,7 @@ def buffered_table(braw, env, ratio, f):
     return bmed, btable
 
 
-def smoke_check(d, med, micro_med, bmed, xmed, rmed):
+def smoke_check(d, env, med, micro_med, bmed, xmed, rmed):
     """Every series and measurement produced a figure (not: how fast)."""
     checks = [(f"fio {label(k, e)}", any(key[3:] == (k, e) and m["iops"] for key, m in med.items()))
               for k, e in SERIES + [CONTROL]]
@@ -523,8 +523,11 @@ def smoke_check(d, med, micro_med, bmed, xmed, rmed):
                 micro_med.get(f"syscall_cost_{kernel}", {}).get(f"{path}_ns") is not None)
                for path in ("cached_read", "direct_read", "shared_read", "cold_start")
                for kernel in ("rust", "c")]
+    # A smoke run names the buffered cells it ran (environment "bcells").
+    ran = env.get("bcells", "").split() or [cell for cell, _ in BCELLS]
     checks += [(f"buffered {cell} {label(k, e)}", bool(bmed.get((cell, k, e), {}).get("iops")))
-               for cell, _ in BCELLS for k, e in BSERIES]
+               for cell, _ in BCELLS if cell in ran for k, e in BSERIES]
+    checks += [(f"buffered cell {cell} known", cell in dict(BCELLS)) for cell in ran]
     checks += [(f"cell {cell} {kernel} {engine}", bool(xmed.get((cell, kernel, engine), {}).get("iops")))
                for cell, _ in XCELLS for kernel, engine in XSERIES]
     # Every reap-*.json, on both kernels: its first figure is there.

@@ -21,8 +21,8 @@
 #                  third kernel in every round: the report then gives ours
 #                  now / ours at REV for every figure (what a change bought,
 #                  measured in one run)
-#   BENCH_SMOKE=1  one round, one fio cell, tiny micro-measurements, on the
-#                  test kernels: what `make test` runs so that this keeps
+#   BENCH_SMOKE=1  one round, one fio cell, two buffered cells, tiny
+#                  micro-measurements, on the test kernels: what `make test` runs so that this keeps
 #                  working; its figures mean nothing.
 # Output: a table on the terminal, and results.json, results.csv and
 # iops.png in $ROOT/build/bench/<date>/ (also linked as bench/latest; the
@@ -31,6 +31,10 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 smoke=${BENCH_SMOKE:-0}
+# The buffered cells of a smoke run: one cold read and one O_DSYNC cell
+# (each of the eight takes about 45 s on a TCG debug guest; the others are
+# the same code with other parameters).
+smoke_bcells="cold-rand-qd32-lat dsync-qd32-lat"
 if [ "$smoke" = 1 ]; then
 	rounds=1 flavour=${BENCH_FLAVOUR:-test}
 else
@@ -106,6 +110,7 @@ conf() {	# conf IMPL: the guest's settings for one kernel
 		LAT_READS=64
 		LAT_FILE_MB=8
 		BUFFERED=1
+		BCELLS="$smoke_bcells"
 		BUF_FILE_MB=32
 		LAT_NS=2000000
 		EOF
@@ -144,6 +149,7 @@ conf() {	# conf IMPL: the guest's settings for one kernel
 	echo "fio=$(in_root fio --version)"
 	echo "commit=$(git -C "$SRC" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 	echo "base=${rev:-}"
+	if [ "$smoke" = 1 ]; then echo "bcells=$smoke_bcells"; fi
 } >"$dir/environment"
 
 for round in $(seq 1 "$rounds"); do

@@ -23,6 +23,6 @@ echo "${HARNESS_CASES:-$cases}" >"$work/harness-cases"
 rc=0
 # The limit is for hangs: one run took 6-8 min on this kind of machine on
 # 2026-11-25 and about 16 min on another of the same kind on 2026-12-06.
-"$SRC/tools/qemu-run.sh" "$vmlinux" "$work" "${GUEST_TIMEOUT:-1800}" || rc=$?
+"$SRC/tools/qemu-run.sh" "$vmlinux" "$work" "${GUEST_TIMEOUT:-2400}" || rc=$?
 
 python3 "$SRC/tools/parse-results.py" "$work" "$impl" "$rc"

@@ -9,7 +9,7 @@ for dev in "$@"; do
 	for reap in 0 1; do
 		n=$((n + 1))
 		out=$(fio --name=verify --filename="$dev" --ioengine=libaio --direct=1 \
-			--rw=randwrite --bs=4k --size=16m --iodepth=16 \
+			--rw=randwrite --bs=4k --size=8m --iodepth=16 \
 			--iodepth_batch_submit=4 --iodepth_batch_complete_min=2 \
 			--iodepth_batch_complete_max=8 --userspace_reap=$reap \
 			--verify=crc32c --verify_fatal=1 --do_verify=1 2>&1)
