@@ -115,6 +115,9 @@ impl CancelList {
                 let _ = req.cancel();
                 req
             };
+            if kill {
+                cancelled.hurry_cancelled();
+            }
             drop(cancelled);
         }
     }

@@ -25,6 +25,7 @@ use crate::batch::SubmitBatch;
 use crate::context::{InflightRef, Kioctx};
 use crate::fsync::{self, FsyncState};
 use crate::poll::{self, PollState};
+use crate::retry;
 use crate::rw::{self, RwState};
 use crate::worker;
 use core::mem::MaybeUninit;
@@ -139,7 +140,7 @@ kernel::task_work::impl_has_task_work! {
 /// A buffered read's next pass (`retry.rs`), the only task work.
 impl TaskWorkItem for AioKiocb {
     fn run(this: Arc<Self>) {
-        crate::retry::next_pass(this);
+        retry::next_pass(this);
     }
 }
 
@@ -331,6 +332,15 @@ impl AioKiocb {
                 self.rw.retry().cancel();
                 Ok(())
             }
+        }
+    }
+
+    /// After [`Self::cancel`] by the context's death: a read's next pass
+    /// goes to a worker rather than wait for its submitter thread.  Outside
+    /// the cancel list's lock (`task_work_cancel` takes the task's lock).
+    pub(crate) fn hurry_cancelled(&self) {
+        if matches!(self.op, Op::Read { .. }) && !self.driver_cancellable() {
+            retry::take_back_pass(self);
         }
     }
 }

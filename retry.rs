@@ -376,6 +376,22 @@ pub(crate) fn take_back_passes(task: &Task) {
     }
 }
 
+/// Gives `req`'s next pass, if it is queued on its submitter, to a worker:
+/// for the killer of the context, who would otherwise wait for a thread
+/// that may not run for a long time (stopped by a tracer, frozen, in a
+/// killable sleep).  fs/aio.c's `io_destroy` waits for no thread: its
+/// buffered reads are over when `io_submit` returns.
+pub(crate) fn take_back_pass(req: &AioKiocb) {
+    let Some(task) = req.rw().retry().submitter.as_ref() else {
+        return;
+    };
+    if let Some(op) = TaskWork::cancel(req, task) {
+        // INVARIANT: Only a read's operation queues its work, and it is
+        // ours again.
+        to_worker(ReadOp(op));
+    }
+}
+
 /// The task work of the next pass, in the submitter's context, with the
 /// operation's reference.
 pub(crate) fn next_pass(op: Arc<AioKiocb>) {

@@ -13,6 +13,9 @@
  */
 #include "tap.h"
 #include <linux/falloc.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -221,6 +224,129 @@ static void test_destroy_and_exit(void)
 	}
 	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
 	      "a process exits with 32 cold reads pending");
+}
+
+/*
+ * io_destroy while the thread that submitted the reads cannot run task
+ * work: it waits in vfork for a child (a killable sleep, as a thread
+ * stopped by a tracer or frozen would be).  Ours: the reads' next passes
+ * may be queued on that thread; the context's death hands them to a worker
+ * instead of waiting for the thread.  C: the reads were done in io_submit.
+ * A watchdog lets the child go after 60 s, so that a kernel that waits
+ * fails this point instead of hanging.  The device answers after 100 ms;
+ * the 1 s sleep before io_destroy only makes it likely that the passes are
+ * queued by then (the point passes either way on a correct kernel).
+ */
+struct stalled {
+	aio_context_t ctx;
+	int gate[2];		/* the vfork child exits on a byte or EOF here */
+	int done[2];		/* io_destroy returned: the watchdog stands down */
+	long submitted;
+	volatile int tid;
+	volatile int watchdog_fired;
+};
+
+static int vfork_child(void *arg)
+{
+	struct stalled *s = arg;
+	char c;
+
+	/* The parent's memory and stack are not ours to change: syscalls only. */
+	syscall(SYS_read, s->gate[0], &c, 1);
+	syscall(SYS_exit, 0);
+	return 0;
+}
+
+static void *stalled_submitter(void *arg)
+{
+	static unsigned char bufs[NR][4096];
+	static char stack[64 << 10];
+	struct stalled *s = arg;
+	struct iocb cbs[NR], *list[NR];
+	int st;
+
+	for (int i = 0; i < NR; i++) {
+		prep_rw(&cbs[i], IOCB_CMD_PREAD, fd, bufs[i], 4096, ((off_t)i << 20) + 24576);
+		list[i] = &cbs[i];
+	}
+	s->submitted = io_submit(s->ctx, NR, list);
+	s->tid = (int)syscall(SYS_gettid);
+	pid_t pid = clone(vfork_child, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | SIGCHLD, s);
+
+	if (pid > 0)
+		waitpid(pid, &st, 0);
+	return NULL;
+}
+
+static void *watchdog(void *arg)
+{
+	struct stalled *s = arg;
+	struct pollfd pfd = { .fd = s->done[0], .events = POLLIN };
+
+	if (poll(&pfd, 1, 60000) == 0) {
+		s->watchdog_fired = 1;
+		/* Not a close: the child has its own copy of the write end. */
+		if (write(s->gate[1], "x", 1) != 1)
+			perror("watchdog: write");
+	}
+	return NULL;
+}
+
+/* The state letter of thread `tid` of this process ('D', 'S', ...), or 0. */
+static char thread_state(int tid)
+{
+	char path[64], line[512], *p;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	p = fgets(line, sizeof(line), f) ? strrchr(line, ')') : NULL;
+	fclose(f);
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+static void test_destroy_stalled_submitter(void)
+{
+	struct stalled s = { 0 };
+	pthread_t sub, dog;
+	char state = 0;
+	long r;
+
+	cold();
+	CHECK_RET(io_setup(NR, &s.ctx), 0, "io_setup for a submitter that will not run task work");
+	if (pipe(s.gate) || pipe(s.done)) {
+		CHECK(0, "pipes");
+		return;
+	}
+	pthread_create(&sub, NULL, stalled_submitter, &s);
+	for (int i = 0; i < 1000 && state != 'D'; i++) {
+		usleep(10000);
+		if (s.tid)
+			state = thread_state(s.tid);
+	}
+	CHECK_RET(s.submitted, NR, "io_submit of 32 cold reads from the thread");
+	CHECK(state == 'D', "the submitter waits in vfork for its child (state %c)", state ? state : '?');
+	/*
+	 * The device answers after 100 ms: by now the pages are in, and (ours)
+	 * the reads' next passes wait for the submitter.
+	 */
+	usleep(1000000);
+	pthread_create(&dog, NULL, watchdog, &s);
+	r = io_destroy(s.ctx);
+	CHECK(r == 0 && !s.watchdog_fired,
+	      "io_destroy returns while the submitter is still in vfork (%ld%s)", r,
+	      s.watchdog_fired ? ", only after the watchdog let it go" : "");
+	CHECK(write(s.done[1], "x", 1) == 1, "stand the watchdog down");
+	pthread_join(dog, NULL);
+	if (!s.watchdog_fired)
+		CHECK(write(s.gate[1], "x", 1) == 1, "let the vfork child exit");
+	pthread_join(sub, NULL);
+	close(s.gate[0]);
+	close(s.gate[1]);
+	close(s.done[0]);
+	close(s.done[1]);
 }
 
 /* 32 cold reads, one per MiB at `skew` into it, in one io_submit on ctx. */
@@ -516,6 +642,7 @@ int main(int argc, char **argv)
 	test_cancel();
 	nr_before = aio_nr();
 	test_destroy_and_exit();
+	test_destroy_stalled_submitter();
 	test_punch_hole();
 	test_truncate();
 	test_fork();
