@@ -88,6 +88,7 @@ impl CancelList {
                 cursor.move_next();
             }
         };
+        removed.hurry_cancelled();
         // The list's reference may be the last: dropped without the lock.
         drop(removed);
         ret
@@ -102,8 +103,10 @@ impl CancelList {
     /// not be parked on another list meanwhile: its completion unlinks it
     /// from this one.
     pub(crate) fn cancel_all(&self, kill: bool) {
+        // The last submitter whose queued passes were taken back.
+        let mut drained = None;
         loop {
-            let cancelled = {
+            let (cancelled, dead) = {
                 let mut inner = self.inner.lock();
                 if kill {
                     inner.dead = true;
@@ -113,9 +116,14 @@ impl CancelList {
                 };
                 // What a canceller reports does not matter here.
                 let _ = req.cancel();
-                req
+                (req, inner.dead)
             };
-            if kill {
+            // The killer, or a submitter that found the context killed
+            // (and may have taken requests from the killer's loop), must
+            // not wait for the reads' submitter threads.
+            if dead {
+                cancelled.hurry_dying(&mut drained);
+            } else {
                 cancelled.hurry_cancelled();
             }
             drop(cancelled);

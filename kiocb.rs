@@ -39,6 +39,7 @@ use kernel::slab;
 use kernel::sync::aref::ARef;
 use kernel::sync::atomic::{Atomic, Relaxed};
 use kernel::sync::{Arc, ArcCache, SetOnce, UniqueArc};
+use kernel::task::Task;
 use kernel::task_work::TaskWorkItem;
 use kernel::uapi;
 use kernel::workqueue::{impl_has_work, new_work, Queue, Work, WorkItem};
@@ -335,13 +336,39 @@ impl AioKiocb {
         }
     }
 
-    /// After [`Self::cancel`] by the context's death: a read's next pass
-    /// goes to a worker rather than wait for its submitter thread.  Outside
-    /// the cancel list's lock (`task_work_cancel` takes the task's lock).
-    pub(crate) fn hurry_cancelled(&self) {
-        if matches!(self.op, Op::Read { .. }) && !self.driver_cancellable() {
-            retry::take_back_pass(self);
+    /// The submitter of a read that went asynchronous, on which its passes
+    /// run as task work.
+    fn read_submitter(&self) -> Option<&Task> {
+        match self.op {
+            Op::Read { .. } if !self.driver_cancellable() => self.rw.retry().submitter(),
+            _ => None,
         }
+    }
+
+    /// After [`Self::cancel`] by `io_cancel`: a read's next pass goes to a
+    /// worker rather than wait for its submitter thread.  Outside the
+    /// cancel list's lock (`task_work_cancel` takes the task's lock).
+    pub(crate) fn hurry_cancelled(&self) {
+        if let Some(task) = self.read_submitter() {
+            retry::take_back_pass(self, task);
+        }
+    }
+
+    /// After [`Self::cancel`] of a dying context's request: if it is a read,
+    /// every pass of the context queued on its submitter goes to a worker,
+    /// unless `drained` is that submitter, whose passes were taken back for
+    /// an earlier request already (a submitter's requests tend to be next
+    /// to each other on the list).  Outside the cancel list's lock.
+    pub(crate) fn hurry_dying(&self, drained: &mut Option<ARef<Task>>) {
+        let Some(task) = self.read_submitter() else {
+            return;
+        };
+        let done = drained.as_deref().is_some_and(|t| core::ptr::eq(t, task));
+        if done {
+            return;
+        }
+        retry::take_back_context_passes(self.ctx(), task);
+        *drained = Some(ARef::from(task));
     }
 }
 

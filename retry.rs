@@ -34,6 +34,7 @@
 //! the page waiter while it is queued, then to the task work or the worker,
 //! which continues or completes it.
 
+use crate::context::Kioctx;
 use crate::kiocb::AioKiocb;
 use crate::read_passes::{after_nowait, after_waitq, read_result, AfterPass};
 use crate::rw::{self, RwState};
@@ -47,7 +48,7 @@ use kernel::iov::IovIterState;
 use kernel::list::ListArc;
 use kernel::prelude::*;
 use kernel::sync::aref::ARef;
-use kernel::sync::atomic::{Atomic, Relaxed};
+use kernel::sync::atomic::{Atomic, Full, Relaxed};
 use kernel::sync::wait::{WaitQueueEntry, WakeFunction, WakeUp};
 use kernel::sync::{Arc, SetOnce};
 use kernel::task::Task;
@@ -93,7 +94,16 @@ impl ReadRetry {
     /// far, or `ECANCELED` (fs/aio.c cannot cancel buffered reads at all:
     /// they are over when `io_submit` returns).
     pub(crate) fn cancel(&self) {
-        self.cancelled.store(true, Relaxed);
+        // Ordered before the canceller's look at the submitter's queued
+        // work, as `queue_next_pass` orders its queueing before its look
+        // at this flag: one of the two takes the pass back.
+        self.cancelled.xchg(true, Full);
+    }
+
+    /// The thread on which the passes of a read that went asynchronous
+    /// run.
+    pub(crate) fn submitter(&self) -> Option<&Task> {
+        self.submitter.as_ref().map(|task| &**task)
     }
 
     /// The event's `res` of a read whose last pass returned `ret`.
@@ -171,8 +181,10 @@ impl ReadOp {
         rw::submit(self.0, RwType::Read).map(|(op, ret)| (Self(op), ret))
     }
 
+    /// Cancelled, or its context is dying (whose killer may hand the pass
+    /// to a worker before it got to cancel the read).
     fn cancelled(&self) -> bool {
-        self.rw().retry().cancelled.load(Relaxed)
+        self.rw().retry().cancelled.load(Relaxed) || self.0.ctx().is_dead()
     }
 
     /// Ends the read with the result `ret` of its last pass.
@@ -344,19 +356,20 @@ fn queue_next_pass(op: ReadOp) {
     // A reference of our own: once queued, the pass may run (and complete
     // the read) before we are done looking at the request.
     let req = op.0.clone();
-    let task = req.rw().retry().submitter.as_ref().map(|task| &**task);
-    let Some(task) = task.filter(|_| !req.ctx().is_dead()) else {
+    let task = req.rw().retry().submitter();
+    let Some(task) = task.filter(|_| !op.cancelled()) else {
         return to_worker(op);
     };
     match TaskWork::queue(op.0, task, Notify::Signal) {
         // INVARIANT: Not queued: the operation is ours again.
         Err(op) => to_worker(ReadOp(op)),
-        // A context killed meanwhile may be waiting for its requests in a
-        // task that does not run the submitter's task work: if the work can
-        // still be taken back, a worker does the pass instead.  The killer
-        // orders its mark before it runs its own task work, and
-        // `task_work_add` orders the queueing before this check.
-        Ok(()) if req.ctx().is_dead() => {
+        // A read cancelled or a context killed meanwhile may be waited for
+        // by a task that does not run the submitter's task work: if the
+        // work can still be taken back, a worker does the pass instead.
+        // The canceller and the killer order their marks before they look
+        // for queued work, and `task_work_add` orders the queueing before
+        // this check.
+        Ok(()) if req.rw().retry().cancelled.load(Relaxed) || req.ctx().is_dead() => {
             if let Some(op) = TaskWork::cancel(&*req, task) {
                 // INVARIANT: Cancelled: the operation is ours again.
                 to_worker(ReadOp(op));
@@ -369,25 +382,34 @@ fn queue_next_pass(op: ReadOp) {
 /// Gives the passes still queued on `task` to a worker: for one who waits
 /// for its reads where `task` will not run them (it is exiting).
 pub(crate) fn take_back_passes(task: &Task) {
-    while let Some(op) = TaskWork::cancel_any::<AioKiocb>(task) {
+    while let Some(op) = TaskWork::cancel_first(task, &|_: &AioKiocb| true) {
         // INVARIANT: Only a read's operation queues its work, and it is
         // ours again.
         to_worker(ReadOp(op));
     }
 }
 
-/// Gives `req`'s next pass, if it is queued on its submitter, to a worker:
-/// for the killer of the context, who would otherwise wait for a thread
-/// that may not run for a long time (stopped by a tracer, frozen, in a
-/// killable sleep).  fs/aio.c's `io_destroy` waits for no thread: its
-/// buffered reads are over when `io_submit` returns.
-pub(crate) fn take_back_pass(req: &AioKiocb) {
-    let Some(task) = req.rw().retry().submitter.as_ref() else {
-        return;
-    };
+/// Gives the next pass of `req`, a read that went asynchronous on `task`,
+/// to a worker if it is queued there: after `io_cancel`, whose event should
+/// not wait for a submitter thread that does not run its task work (one
+/// stopped by a tracer, frozen, or in a killable sleep).
+pub(crate) fn take_back_pass(req: &AioKiocb, task: &Task) {
     if let Some(op) = TaskWork::cancel(req, task) {
         // INVARIANT: Only a read's operation queues its work, and it is
         // ours again.
+        to_worker(ReadOp(op));
+    }
+}
+
+/// Gives every pass of `ctx`'s reads queued on `task` to a worker: for the
+/// killer of `ctx`, who would otherwise wait for that thread (fs/aio.c's
+/// `io_destroy` waits for no thread: its buffered reads are over when
+/// `io_submit` returns).  Each walk of the task's work stops at the first
+/// of them, so that passes queued together cost one step each.
+pub(crate) fn take_back_context_passes(ctx: &Kioctx, task: &Task) {
+    let of_ctx = |req: &AioKiocb| core::ptr::eq(req.ctx(), ctx);
+    while let Some(op) = TaskWork::cancel_first(task, &of_ctx) {
+        // INVARIANT: As above.
         to_worker(ReadOp(op));
     }
 }

@@ -231,7 +231,8 @@ static void test_destroy_and_exit(void)
  * work: it waits in vfork for a child (a killable sleep, as a thread
  * stopped by a tracer or frozen would be).  Ours: the reads' next passes
  * may be queued on that thread; the context's death hands them to a worker
- * instead of waiting for the thread.  C: the reads were done in io_submit.
+ * instead of waiting for the thread, and so does io_cancel for its event.
+ * C: the reads were done in io_submit.
  * A watchdog lets the child go after 60 s, so that a kernel that waits
  * fails this point instead of hanging.  The device answers after 100 ms;
  * the 1 s sleep before io_destroy only makes it likely that the passes are
@@ -241,6 +242,7 @@ struct stalled {
 	aio_context_t ctx;
 	int gate[2];		/* the vfork child exits on a byte or EOF here */
 	int done[2];		/* io_destroy returned: the watchdog stands down */
+	struct iocb cbs[NR];
 	long submitted;
 	volatile int tid;
 	volatile int watchdog_fired;
@@ -262,12 +264,12 @@ static void *stalled_submitter(void *arg)
 	static unsigned char bufs[NR][4096];
 	static char stack[64 << 10];
 	struct stalled *s = arg;
-	struct iocb cbs[NR], *list[NR];
+	struct iocb *list[NR];
 	int st;
 
 	for (int i = 0; i < NR; i++) {
-		prep_rw(&cbs[i], IOCB_CMD_PREAD, fd, bufs[i], 4096, ((off_t)i << 20) + 24576);
-		list[i] = &cbs[i];
+		prep_rw(&s->cbs[i], IOCB_CMD_PREAD, fd, bufs[i], 4096, ((off_t)i << 20) + 24576);
+		list[i] = &s->cbs[i];
 	}
 	s->submitted = io_submit(s->ctx, NR, list);
 	s->tid = (int)syscall(SYS_gettid);
@@ -309,11 +311,13 @@ static char thread_state(int tid)
 
 static void test_destroy_stalled_submitter(void)
 {
-	struct stalled s = { 0 };
+	static struct stalled s;
+	struct io_event ev;
 	pthread_t sub, dog;
 	char state = 0;
 	long r;
 
+	memset(&s, 0, sizeof(s));
 	cold();
 	CHECK_RET(io_setup(NR, &s.ctx), 0, "io_setup for a submitter that will not run task work");
 	if (pipe(s.gate) || pipe(s.done)) {
@@ -334,6 +338,17 @@ static void test_destroy_stalled_submitter(void)
 	 */
 	usleep(1000000);
 	pthread_create(&dog, NULL, watchdog, &s);
+	/* io_cancel's event does not wait for the submitter either. */
+	r = io_cancel(s.ctx, &s.cbs[0], &ev);
+	if (ours) {
+		CHECK_RET(r, -EINPROGRESS, "ours: io_cancel of one of the reads");
+		r = io_getevents(s.ctx, 1, 1, &ev, &(struct timespec){ 10, 0 });
+		CHECK(r == 1 && ev.obj == (uintptr_t)&s.cbs[0] && ev.res == -ECANCELED,
+		      "ours: its event (ECANCELED) arrives while the submitter is in vfork (%ld, res %lld)",
+		      r, r == 1 ? (long long)ev.res : 0LL);
+	} else {
+		CHECK_RET(r, -EINVAL, "C: io_cancel finds the read done");
+	}
 	r = io_destroy(s.ctx);
 	CHECK(r == 0 && !s.watchdog_fired,
 	      "io_destroy returns while the submitter is still in vfork (%ld%s)", r,
