@@ -379,38 +379,50 @@ fn queue_next_pass(op: ReadOp) {
     }
 }
 
-/// Gives the passes still queued on `task` to a worker: for one who waits
-/// for its reads where `task` will not run them (it is exiting).
+/// Takes back the passes still queued on `task` ([`end_taken_back`]): for
+/// one who waits for its reads where `task` will not run them (it is
+/// exiting).
 pub(crate) fn take_back_passes(task: &Task) {
     while let Some(op) = TaskWork::cancel_first(task, &|_: &AioKiocb| true) {
         // INVARIANT: Only a read's operation queues its work, and it is
         // ours again.
-        to_worker(ReadOp(op));
+        end_taken_back(ReadOp(op));
     }
 }
 
-/// Gives the next pass of `req`, a read that went asynchronous on `task`,
-/// to a worker if it is queued there: after `io_cancel`, whose event should
-/// not wait for a submitter thread that does not run its task work (one
-/// stopped by a tracer, frozen, or in a killable sleep).
+/// Takes back the next pass of `req`, a read that went asynchronous on
+/// `task`, if it is queued there ([`end_taken_back`]): after `io_cancel`,
+/// whose event should not wait for a submitter thread that does not run
+/// its task work (one stopped by a tracer, frozen, or in a killable
+/// sleep).
 pub(crate) fn take_back_pass(req: &AioKiocb, task: &Task) {
     if let Some(op) = TaskWork::cancel(req, task) {
         // INVARIANT: Only a read's operation queues its work, and it is
         // ours again.
-        to_worker(ReadOp(op));
+        end_taken_back(ReadOp(op));
     }
 }
 
-/// Gives every pass of `ctx`'s reads queued on `task` to a worker: for the
-/// killer of `ctx`, who would otherwise wait for that thread (fs/aio.c's
-/// `io_destroy` waits for no thread: its buffered reads are over when
-/// `io_submit` returns).  Each walk of the task's work stops at the first
+/// Ends a read whose pass was taken back, in process context: a cancelled
+/// one at once (its next step would only end it), another on a worker.
+fn end_taken_back(op: ReadOp) {
+    if op.cancelled() {
+        op.complete(ECANCELED.to_errno() as isize);
+    } else {
+        to_worker(op);
+    }
+}
+
+/// Takes back every pass of `ctx`'s reads queued on `task`
+/// ([`end_taken_back`]): for the killer of `ctx`, who would otherwise wait
+/// for that thread (fs/aio.c's `io_destroy` waits for no thread: its
+/// buffered reads are over when `io_submit` returns).  Each walk of the task's work stops at the first
 /// of them, so that passes queued together cost one step each.
 pub(crate) fn take_back_context_passes(ctx: &Kioctx, task: &Task) {
     let of_ctx = |req: &AioKiocb| core::ptr::eq(req.ctx(), ctx);
     while let Some(op) = TaskWork::cancel_first(task, &of_ctx) {
         // INVARIANT: As above.
-        to_worker(ReadOp(op));
+        end_taken_back(ReadOp(op));
     }
 }
 
