@@ -345,9 +345,9 @@ impl AioKiocb {
         }
     }
 
-    /// After [`Self::cancel`] by `io_cancel`: a read's next pass goes to a
-    /// worker rather than wait for its submitter thread.  Outside the
-    /// cancel list's lock (`task_work_cancel` takes the task's lock).
+    /// After [`Self::cancel`] by `io_cancel`: a read whose next pass waits
+    /// on its submitter thread ends without it.  Outside the cancel list's
+    /// lock (`task_work_cancel` takes the task's lock).
     pub(crate) fn hurry_cancelled(&self) {
         if let Some(task) = self.read_submitter() {
             retry::take_back_pass(self, task);
@@ -355,8 +355,8 @@ impl AioKiocb {
     }
 
     /// After [`Self::cancel`] of a dying context's request: if it is a read,
-    /// every pass of the context queued on its submitter goes to a worker,
-    /// unless `drained` is that submitter, whose passes were taken back for
+    /// every read of the context whose pass waits on its submitter ends
+    /// without it, unless `drained` is that submitter, whose passes were taken back for
     /// an earlier request already (a submitter's requests tend to be next
     /// to each other on the list).  Outside the cancel list's lock.
     pub(crate) fn hurry_dying(&self, drained: &mut Option<ARef<Task>>) {

@@ -416,8 +416,9 @@ fn end_taken_back(op: ReadOp) {
 /// Takes back every pass of `ctx`'s reads queued on `task`
 /// ([`end_taken_back`]): for the killer of `ctx`, who would otherwise wait
 /// for that thread (fs/aio.c's `io_destroy` waits for no thread: its
-/// buffered reads are over when `io_submit` returns).  Each walk of the task's work stops at the first
-/// of them, so that passes queued together cost one step each.
+/// buffered reads are over when `io_submit` returns).  Each walk of the
+/// task's work stops at the first of them, so that passes queued together
+/// cost one step each.
 pub(crate) fn take_back_context_passes(ctx: &Kioctx, task: &Task) {
     let of_ctx = |req: &AioKiocb| core::ptr::eq(req.ctx(), ctx);
     while let Some(op) = TaskWork::cancel_first(task, &of_ctx) {
