@@ -181,10 +181,8 @@ impl ReadOp {
         rw::submit(self.0, RwType::Read).map(|(op, ret)| (Self(op), ret))
     }
 
-    /// Cancelled, or its context is dying (whose killer may hand the pass
-    /// to a worker before it got to cancel the read).
     fn cancelled(&self) -> bool {
-        self.rw().retry().cancelled.load(Relaxed) || self.0.ctx().is_dead()
+        cancelled(&self.0)
     }
 
     /// Ends the read with the result `ret` of its last pass.
@@ -224,6 +222,12 @@ pub(crate) fn start(op: Arc<AioKiocb>) {
         AfterPass::Complete(ret) => op.complete(ret),
         AfterPass::Worker => to_worker(op),
     }
+}
+
+/// Whether the read `req` is cancelled, or its context is dying (whose
+/// killer may take the pass back before it got to cancel the read).
+fn cancelled(req: &AioKiocb) -> bool {
+    req.rw().retry().cancelled.load(Relaxed) || req.ctx().is_dead()
 }
 
 /// Records where later passes run, then runs the next one.  In the
@@ -369,7 +373,7 @@ fn queue_next_pass(op: ReadOp) {
         // The canceller and the killer order their marks before they look
         // for queued work, and `task_work_add` orders the queueing before
         // this check.
-        Ok(()) if req.rw().retry().cancelled.load(Relaxed) || req.ctx().is_dead() => {
+        Ok(()) if cancelled(&req) => {
             if let Some(op) = TaskWork::cancel(&*req, task) {
                 // INVARIANT: Cancelled: the operation is ours again.
                 to_worker(ReadOp(op));

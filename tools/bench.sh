@@ -22,8 +22,8 @@
 #                  now / ours at REV for every figure (what a change bought,
 #                  measured in one run)
 #   BENCH_SMOKE=1  one round, one fio cell, two buffered cells, tiny
-#                  micro-measurements, on the test kernels: what `make test` runs so that this keeps
-#                  working; its figures mean nothing.
+#                  micro-measurements, on the test kernels: what `make test`
+#                  runs so that this keeps working; its figures mean nothing.
 # Output: a table on the terminal, and results.json, results.csv and
 # iops.png in $ROOT/build/bench/<date>/ (also linked as bench/latest; the
 # toolchain tree, because gnuplot and python live there).

@@ -7,8 +7,6 @@
 dir=$1
 n=0
 fail=0
-# 2 MiB for the synchronous writes: on C each one waits for the disk inside
-# io_submit (8 MiB took over 7 minutes on a TCG debug guest).
 common="--ioengine=libaio --direct=0 --bs=4k --iodepth=16
 	--iodepth_batch_submit=4 --iodepth_batch_complete_min=2
 	--iodepth_batch_complete_max=8 --verify=crc32c --verify_fatal=1"
@@ -24,6 +22,8 @@ point() {	# point NAME RC OUTPUT
 	fi
 }
 
+# 2 MiB for the synchronous writes: on C each one waits for the disk inside
+# io_submit (8 MiB took over 7 minutes on a TCG debug guest).
 for sync in sync dsync; do
 	# shellcheck disable=SC2086
 	out=$(fio --name=$sync --filename="$dir/fio-$sync" --rw=randwrite $common \
